@@ -1,0 +1,22 @@
+"""Keras 2.2.4 `keras.utils.data_utils` path: `from kutils.data_utils import ...` works as it did.
+
+Names are re-exported lazily from the kutils module that defines them.
+"""
+
+from __future__ import annotations
+
+from ._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "get_file": ".download",
+    "validate_file": ".download",
+    "ArraySequence": ".sequence",
+    "GeneratorEnqueuer": ".sequence",
+    "OrderedEnqueuer": ".sequence",
+    "Sequence": ".sequence",
+    "SequenceEnqueuer": ".sequence",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

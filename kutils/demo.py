@@ -1,0 +1,81 @@
+"""The `kutils demo` tour: each utility run on small real data, saying what it did.
+
+Every step is a function `(workdir, say) -> None`: `workdir` is a fresh
+temporary folder, `say` prints one line of the tour.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+Say = Callable[[str], None]
+
+
+def _tour_array_ops(workdir: Path, say: Say) -> None:
+    from kutils import normalize, to_categorical
+
+    labels = [0, 2, 1, 2]
+    onehot = to_categorical(labels)
+    say(f"to_categorical({labels}) -> shape {onehot.shape}, dtype {onehot.dtype}")
+    say(f"  first row {onehot[0].tolist()}, last row {onehot[-1].tolist()}")
+    x = np.array([[3.0, 4.0], [0.0, 0.0]], dtype="float32")
+    say(f"normalize({x.tolist()}) -> {normalize(x).tolist()} (zero rows stay zero)")
+
+
+# Steps in tour order: (name, one-line summary, function).
+_STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
+    ("array_ops", "to_categorical and normalize", _tour_array_ops),
+]
+
+
+def list_steps() -> list[tuple[str, str]]:
+    """Returns `(name, summary)` for each tour step, in tour order."""
+    return [(name, summary) for name, summary, _ in _STEPS]
+
+
+def run_tour(only: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs the tour steps and prints what each did.
+
+    Args:
+        only: Names of the steps to run; all steps if None.
+        out: Where to print; standard output if None.
+
+    Returns:
+        0 if every step ran, 1 if any step failed (its traceback is printed).
+
+    Raises:
+        ValueError: If `only` names a step that does not exist.
+    """
+    import sys
+
+    stream = out if out is not None else sys.stdout
+    known = [name for name, _, _ in _STEPS]
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise ValueError(f"only={list(only or ())!r} names unknown tour steps {unknown}; known steps: {known}")
+
+    def say(line: str) -> None:
+        print(f"  {line}", file=stream, flush=True)
+
+    failures = 0
+    for name, summary, step in _STEPS:
+        if only and name not in only:
+            continue
+        print(f"== {name}: {summary}", file=stream, flush=True)
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"kutils-demo-{name}-") as workdir:
+            try:
+                step(Path(workdir), say)
+            except Exception:
+                failures += 1
+                print(traceback.format_exc(), file=stream, flush=True)
+        print(f"   ({time.perf_counter() - started:.2f} s)", file=stream, flush=True)
+    print(f"kutils demo: {'all steps ran' if not failures else f'{failures} step(s) failed'}", file=stream)
+    return 1 if failures else 0

@@ -1,0 +1,26 @@
+"""Keras 2.2.4 `keras.utils.generic_utils` path: `from kutils.generic_utils import ...` works as it did.
+
+Names are re-exported lazily from the kutils module that defines them.
+"""
+
+from __future__ import annotations
+
+from ._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "slice_arrays": ".array_ops",
+    "to_list": ".array_ops",
+    "CustomObjectScope": ".custom_objects",
+    "custom_object_scope": ".custom_objects",
+    "get_custom_objects": ".custom_objects",
+    "func_dump": ".functions",
+    "func_load": ".functions",
+    "has_arg": ".functions",
+    "Progbar": ".progbar",
+    "deserialize_keras_object": ".serialization",
+    "serialize_keras_object": ".serialization",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,16 @@
+"""Keras 2.2.4 `keras.utils.multi_gpu_utils` path: `from kutils.multi_gpu_utils import ...` works as it did.
+
+Names are re-exported lazily from the kutils module that defines them.
+"""
+
+from __future__ import annotations
+
+from ._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "multi_gpu_model": ".multi_gpu",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
