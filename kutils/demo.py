@@ -6,6 +6,7 @@ temporary folder, `say` prints one line of the tour.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 import traceback
@@ -53,13 +54,13 @@ def run_tour(only: Sequence[str] | None = None, out: TextIO | None = None) -> in
     Raises:
         ValueError: If `only` names a step that does not exist.
     """
-    import sys
-
     stream = out if out is not None else sys.stdout
     known = [name for name, _, _ in _STEPS]
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise ValueError(f"only={list(only or ())!r} names unknown tour steps {unknown}; known steps: {known}")
+        raise ValueError(
+            f"only={list(only or ())!r} names unknown tour steps {unknown}; known steps: {known}"
+        )
 
     def say(line: str) -> None:
         print(f"  {line}", file=stream, flush=True)
