@@ -97,9 +97,7 @@ class Progbar:
         if self.verbose == 1:
             self._show_bar(current, now)
         elif self.verbose == 2 and (self.target is None or current >= self.target):
-            line = self._elapsed(now) + self._metrics_text() + "\n"
-            self._write(line)
-        self._last_update = now
+            self._write(self._elapsed(now) + self._metrics_text() + "\n")
 
     def add(self, n: float, values: Sequence[tuple[str, Any]] | None = None) -> None:
         """Advances the progress bar by `n` steps (`update(seen + n, values)`).
@@ -137,6 +135,7 @@ class Progbar:
             self._write("\b" * previous_width + "\r" + bar + info + padding + ending)
         else:
             self._write(bar + info + "\n")
+        self._last_update = now
 
     def _bar_text(self, current: float) -> str:
         if self.target is None:
