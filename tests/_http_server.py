@@ -1,0 +1,159 @@
+"""A real threaded HTTP server on 127.0.0.1 with fault injection, for the get_file tests and benchmark.
+
+Each path is a `Route`: a body plus the faults to play (an error status, a
+connection dropped mid-body, a lying Content-Length, Range ignored, a slow
+body, a redirect). The server counts the GET requests and bytes sent per path
+and remembers the Range headers it received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["Route", "TestServer"]
+
+
+@dataclass
+class Route:
+    """What the server answers on one path.
+
+    Attributes:
+        body: The file content.
+        status: HTTP status to answer during the faulty requests (e.g. 500, 404).
+        faults: How many first requests get the fault (status, drop, lie); None means all.
+        drop_after: Close the connection after sending this many body bytes.
+        content_length: Announce this Content-Length instead of the true one.
+        ignore_range: Answer 200 with the whole body even when a Range is asked.
+        delay: Seconds to sleep between chunks of the body.
+        chunk_size: Bytes written per chunk.
+        redirect_to: Answer 302 to this path instead of a body.
+    """
+
+    body: bytes = b""
+    status: int = 200
+    faults: int | None = None
+    drop_after: int | None = None
+    content_length: int | None = None
+    ignore_range: bool = False
+    delay: float = 0.0
+    chunk_size: int = 64 * 1024
+    redirect_to: str | None = None
+    requests: int = 0
+    bytes_sent: int = 0
+    ranges: list[str | None] = field(default_factory=list)
+
+
+class TestServer:
+    """The server, started in a daemon thread; use as a context manager."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.daemon = True
+
+    def __enter__(self) -> TestServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def add(self, path: str, body: bytes = b"", **faults: object) -> str:
+        """Serves `body` on `path` with the given `Route` faults; returns the full URL."""
+        self.routes[path] = Route(body=body, **faults)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+    def requests(self, path: str) -> int:
+        """Number of GET requests received on `path`."""
+        return self.routes[path].requests
+
+    def bytes_sent(self, path: str) -> int:
+        """Body bytes sent on `path` so far, all requests together."""
+        return self.routes[path].bytes_sent
+
+
+def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keeps the test output quiet."""
+
+        def do_GET(self) -> None:
+            route = server.routes.get(self.path.split("?")[0])
+            if route is None:
+                self._answer_status(404, "Not Found")
+                return
+            with server.lock:
+                route.requests += 1
+                route.ranges.append(self.headers.get("Range"))
+                faulty = route.faults is None or route.requests <= route.faults
+            if route.redirect_to is not None:
+                self.send_response(302)
+                self.send_header("Location", route.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if faulty and route.status >= 400:
+                self._answer_status(route.status, "Injected error")
+                return
+            with contextlib.suppress(OSError):
+                self._send_body(route, faulty)
+
+        def _answer_status(self, status: int, text: str) -> None:
+            payload = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _send_body(self, route: Route, faulty: bool) -> None:
+            start = _range_start(self.headers.get("Range"))
+            body = memoryview(route.body)
+            if start is not None and not route.ignore_range and start < len(body):
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                body = body[start:]
+            else:
+                self.send_response(200)
+            self.send_header("Accept-Ranges", "none" if route.ignore_range else "bytes")
+            announced = route.content_length if faulty and route.content_length is not None else len(body)
+            self.send_header("Content-Length", str(announced))
+            self.end_headers()
+            limit = route.drop_after if faulty and route.drop_after is not None else len(body)
+            sent = 0
+            while sent < min(limit, len(body)):
+                piece = body[sent : min(sent + route.chunk_size, limit)]
+                self.wfile.write(piece)
+                sent += len(piece)
+                with server.lock:
+                    route.bytes_sent += len(piece)
+                if route.delay:
+                    time.sleep(route.delay)
+            if sent < announced:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    return Handler
+
+
+def _range_start(header: str | None) -> int | None:
+    if not header or not header.startswith("bytes="):
+        return None
+    first = header[len("bytes=") :].partition("-")[0]
+    return int(first) if first.isdigit() else None
