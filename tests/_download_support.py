@@ -1,4 +1,8 @@
-"""Fixtures and helpers shared by the get_file tests (tests/test_download*.py)."""
+"""Fixtures and helpers shared by the get_file tests (tests/test_download*.py).
+
+Test modules import the fixture functions (`server_fixture`, `isolated_home_fixture`)
+and use them by their fixture names, `server` and `isolated_home`.
+"""
 
 from __future__ import annotations
 
@@ -19,15 +23,15 @@ from _http_server import TestServer
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def server() -> Iterator[TestServer]:
+@pytest.fixture(name="server")
+def server_fixture() -> Iterator[TestServer]:
     """A fresh fault-injecting HTTP server on 127.0.0.1."""
     with TestServer() as running:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(name="isolated_home", autouse=True)
+def isolated_home_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Points HOME and the temporary folder at tmp_path, so no test touches ~/.keras or /tmp/.keras."""
     home = tmp_path / "home"
     home.mkdir()

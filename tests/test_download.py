@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tarfile
 import warnings
 from pathlib import Path
 
 import pytest
-from _download_support import isolated_home, md5, payload, server, sha256, tar_bytes  # noqa: F401
+from _download_support import isolated_home_fixture, md5, payload, server_fixture, sha256, tar_bytes  # noqa: F401
 from _http_server import TestServer
 
 import kutils
@@ -91,7 +92,9 @@ def test_cached_file_without_hash_is_reused(server: TestServer, tmp_path: Path):
         ({"file_hash": sha256(DATA).upper(), "hash_algorithm": "sha256"}, "sha256"),
     ],
 )
-def test_cached_file_with_wrong_hash_is_downloaded_again(server: TestServer, tmp_path: Path, capsys, kwargs, algorithm):
+def test_cached_file_with_wrong_hash_is_downloaded_again(
+    server: TestServer, tmp_path: Path, capsys, kwargs, algorithm
+):
     """A cached file whose hash differs is re-downloaded after the 2.2.4 message naming the algorithm."""
     url = server.add("/data.bin", DATA)
     stale = tmp_path / "datasets" / "data.bin"
@@ -132,7 +135,7 @@ def test_file_origin(tmp_path: Path):
 def test_missing_file_origin_raises_download_error(tmp_path: Path):
     """A file:// origin that does not exist raises DownloadError naming the URL."""
     url = (tmp_path / "absent.bin").as_uri()
-    with pytest.raises(DownloadError, match="URL fetch failure on .*absent.bin"):
+    with pytest.raises(DownloadError, match=r"URL fetch failure on .*absent\.bin"):
         get_file("x.bin", url, cache_dir=tmp_path)
 
 
@@ -165,7 +168,7 @@ def test_force_download_fetches_again(server: TestServer, tmp_path: Path):
 
 
 def test_verified_hash_is_remembered_until_the_file_changes(server: TestServer, tmp_path: Path):
-    """A cache hit trusts the recorded hash while size, mtime and inode are unchanged; verify='always' re-hashes."""
+    """A hit trusts the recorded hash while size, mtime and inode stay; verify='always' re-hashes."""
     url = server.add("/data.bin", DATA)
     path = Path(get_file("data.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path))
     before = path.stat()
@@ -231,8 +234,9 @@ def test_offline_with_stale_file_says_it_does_not_match(server: TestServer, tmp_
     stale = tmp_path / "datasets" / "data.bin"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
+    url = server.add("/data.bin", DATA)
     with pytest.raises(OfflineError, match="does not match file_hash"):
-        get_file("data.bin", server.add("/data.bin", DATA), file_hash=sha256(DATA), cache_dir=tmp_path, offline=True)
+        get_file("data.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path, offline=True)
     assert stale.read_bytes() == b"old"
 
 
@@ -388,13 +392,13 @@ def test_validate_file_algorithms(tmp_path: Path):
 def test_bad_arguments_raise_value_error_naming_them(server: TestServer, tmp_path: Path, kwargs, bad):
     """Invalid options raise ValueError whose message names the bad value."""
     url = server.add("/data.bin", tar_bytes({"d/x": b"1"}))
-    with pytest.raises(ValueError, match=bad.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(ValueError, match=re.escape(bad)):
         get_file("data.bin", url, cache_dir=tmp_path, **kwargs)
 
 
 def test_bad_origin_raises_value_error(tmp_path: Path):
     """An origin that is not http(s):// or file:// raises ValueError naming it."""
-    with pytest.raises(ValueError, match="'ftp://example.org/x'"):
+    with pytest.raises(ValueError, match=re.escape("'ftp://example.org/x'")):
         get_file("x", "ftp://example.org/x", cache_dir=tmp_path)
 
 
