@@ -1,0 +1,400 @@
+"""Tests for kutils.custom_objects: Keras 2.2.4 scope semantics, the Keras 3 hook, and threads."""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+from _custom_objects_support import clean_custom_objects, run_python  # noqa: F401  (autouse fixture)
+from keras.src import activations, constraints, losses, metrics, regularizers
+from keras.src.saving import object_registration
+
+from kutils import CustomObjectScope, custom_object_scope, get_custom_objects
+
+# Keras' own name tables, captured when this module is collected (before any test opens a scope).
+BUILTIN_MODULES = (activations, constraints, losses, metrics, regularizers)
+ORIGINAL_TABLES = {module.__name__: module.ALL_OBJECTS_DICT for module in BUILTIN_MODULES}
+ORIGINAL_REGISTRY = object_registration.GLOBAL_CUSTOM_OBJECTS
+ORIGINAL_GET_FUNCTIONS = {
+    name: getattr(keras, name).get for name in ("activations", "regularizers", "losses")
+}
+
+
+def assert_keras_untouched() -> None:
+    """Keras' name tables and get functions are the very objects they were before any scope."""
+    for module in BUILTIN_MODULES:
+        assert module.ALL_OBJECTS_DICT is ORIGINAL_TABLES[module.__name__]
+    assert object_registration.GLOBAL_CUSTOM_OBJECTS is ORIGINAL_REGISTRY
+    for name, function in ORIGINAL_GET_FUNCTIONS.items():
+        assert getattr(keras, name).get is function
+
+
+def make_custom_objects() -> dict[str, object]:
+    """Custom Keras objects defined locally, so Keras cannot find them by importing their module."""
+
+    class MyObject(keras.regularizers.Regularizer):
+        def __init__(self, scale: float = 0.01) -> None:
+            self.scale = scale
+
+        def __call__(self, x):
+            return self.scale * keras.ops.sum(keras.ops.abs(x))
+
+        def get_config(self):
+            return {"scale": self.scale}
+
+    def doubled_relu(x):
+        return keras.ops.relu(x) * 2.0
+
+    def ones_init(shape, dtype=None):
+        return keras.ops.ones(shape, dtype=dtype)
+
+    class NonNegativeConstraint(keras.constraints.Constraint):
+        def __call__(self, w):
+            return keras.ops.relu(w)
+
+    def half_mse(y_true, y_pred):
+        return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+    return {
+        "MyObject": MyObject,
+        "doubled_relu": doubled_relu,
+        "ones_init": ones_init,
+        "NonNegativeConstraint": NonNegativeConstraint,
+        "half_mse": half_mse,
+    }
+
+
+def build_model() -> keras.Model:
+    """A small model naming every custom object by string (valid inside a scope of make_custom_objects)."""
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(
+                4,
+                kernel_regularizer="MyObject",
+                activation="doubled_relu",
+                kernel_initializer="ones_init",
+                kernel_constraint="NonNegativeConstraint",
+            ),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="half_mse")
+    return model
+
+
+# --- Keras 2.2.4 scope semantics ---------------------------------------------------------------
+
+
+def test_several_dicts_are_merged_later_ones_winning():
+    """All dicts are added on entry, a later dict overriding an earlier one; all leave on exit."""
+    with CustomObjectScope({"a": 1, "shared": "first"}, {"b": 2, "shared": "second"}) as scope:
+        assert isinstance(scope, CustomObjectScope)
+        assert get_custom_objects() == {"a": 1, "b": 2, "shared": "second"}
+    assert get_custom_objects() == {}
+
+
+def test_get_custom_objects_is_the_live_global_dict():
+    """get_custom_objects() returns the same dict each time, and entries set there persist outside scopes."""
+    objects = get_custom_objects()
+    assert objects is get_custom_objects()
+    objects["registered"] = 7
+    with CustomObjectScope({"scoped": 8}):
+        assert get_custom_objects() == {"registered": 7, "scoped": 8}
+        assert get_custom_objects() is objects
+    assert objects == {"registered": 7}
+
+
+def test_changes_made_inside_the_block_are_reverted():
+    """Adding, changing and deleting through get_custom_objects() inside a scope is undone on exit."""
+    get_custom_objects().update({"kept": 1, "deleted_inside": 2})
+    with custom_object_scope({"scoped": 3}):
+        get_custom_objects()["added_inside"] = 4
+        get_custom_objects()["kept"] = "changed"
+        del get_custom_objects()["deleted_inside"]
+    assert get_custom_objects() == {"kept": 1, "deleted_inside": 2}
+
+
+def test_nested_scopes_add_to_the_outer_one():
+    """An inner scope sees the outer scope's names; its exit brings back the outer state exactly."""
+    with CustomObjectScope({"outer": 1, "both": "outer"}):
+        with CustomObjectScope({"inner": 2, "both": "inner"}):
+            assert get_custom_objects() == {"outer": 1, "inner": 2, "both": "inner"}
+        assert get_custom_objects() == {"outer": 1, "both": "outer"}
+    assert get_custom_objects() == {}
+
+
+def test_state_is_restored_when_the_block_raises():
+    """The exception propagates and the previous state comes back."""
+    get_custom_objects()["before"] = 0
+
+    def fail_inside_scope() -> None:
+        with CustomObjectScope({"x": 1}):
+            get_custom_objects()["y"] = 2
+            raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        fail_inside_scope()
+    assert get_custom_objects() == {"before": 0}
+
+
+def test_custom_object_scope_returns_a_scope_and_accepts_none_and_no_args():
+    """custom_object_scope(*dicts) builds a CustomObjectScope; None and no argument mean no names."""
+    scope = custom_object_scope(None, {"a": 1})
+    assert isinstance(scope, CustomObjectScope)
+    with scope, custom_object_scope():
+        assert get_custom_objects() == {"a": 1}
+    assert "a" in repr(scope)
+
+
+def test_the_same_scope_object_can_be_entered_twice():
+    """Re-entering one scope object nests properly: each exit undoes its own entry."""
+    scope = CustomObjectScope({"a": 1})
+    with scope:
+        get_custom_objects()["between"] = 2
+        with scope:
+            get_custom_objects()["inner"] = 3
+        assert get_custom_objects() == {"a": 1, "between": 2}
+    assert get_custom_objects() == {}
+
+
+@pytest.mark.parametrize(("argument", "named"), [([("a", 1)], "list"), (5, "int"), ("name", "str")])
+def test_a_non_dict_argument_raises_type_error(argument, named):
+    """A scope argument that is not a dict is refused at construction, naming its position and type."""
+    with pytest.raises(TypeError, match=rf"argument 1 must be a dict.*got {named}"):
+        CustomObjectScope({}, argument)
+
+
+def test_a_non_string_key_raises_type_error():
+    """Names must be strings; the message shows the bad key."""
+    with pytest.raises(TypeError, match=r"key 42 \(int\)"):
+        CustomObjectScope({42: object()})
+
+
+def test_exiting_a_scope_that_was_not_entered_raises_and_changes_nothing():
+    """__exit__ without __enter__ raises RuntimeError instead of wiping the global dict (2.2.4 did)."""
+    get_custom_objects()["kept"] = 1
+    scope = CustomObjectScope({"a": 1})
+    with pytest.raises(RuntimeError, match="was not entered"):
+        scope.__exit__(None, None, None)
+    assert get_custom_objects() == {"kept": 1}
+
+
+# --- Threads -------------------------------------------------------------------------------------
+
+
+def run_in_thread(target) -> None:
+    """Runs `target` in a real thread, re-raising its exception here."""
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            target()
+        except BaseException as error:  # re-raised in the caller
+            errors.append(error)
+
+    thread = threading.Thread(target=guarded)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+def test_other_threads_see_an_open_scope_process_global():
+    """Like Keras 2.2.4, a scope's names are visible in other threads while it is open, and not after."""
+    seen: list[dict[str, object]] = []
+    with CustomObjectScope({"a": 1}):
+        run_in_thread(lambda: seen.append(dict(get_custom_objects())))
+    run_in_thread(lambda: seen.append(dict(get_custom_objects())))
+    assert seen == [{"a": 1}, {}]
+
+
+def test_overlapping_scopes_in_two_threads_each_take_back_only_their_names():
+    """A enters, B enters, A exits, B exits: A's exit keeps B's names and B's exit does not revive A's."""
+    a_entered, b_entered, a_exited = threading.Event(), threading.Event(), threading.Event()
+    snapshots: dict[str, dict[str, object]] = {}
+
+    def thread_b() -> None:
+        a_entered.wait(60)
+        with CustomObjectScope({"b": 2, "shared": "b"}):
+            b_entered.set()
+            a_exited.wait(60)
+            snapshots["b after a exited"] = dict(get_custom_objects())
+
+    worker = threading.Thread(target=thread_b)
+    worker.start()
+    with CustomObjectScope({"a": 1, "shared": "a"}):
+        a_entered.set()
+        b_entered.wait(60)
+        snapshots["both open"] = dict(get_custom_objects())
+    a_exited.set()
+    worker.join(60)
+    assert snapshots == {
+        "both open": {"a": 1, "b": 2, "shared": "b"},
+        "b after a exited": {"b": 2, "shared": "b"},
+    }
+    assert get_custom_objects() == {}
+    assert_keras_untouched()
+
+
+# --- Keras 3 resolves names from the scope -------------------------------------------------------
+
+
+def test_string_identifiers_resolve_inside_the_scope():
+    """Dense(..., kernel_regularizer='MyObject') and the other string arguments get the custom objects."""
+    objects = make_custom_objects()
+    with CustomObjectScope(objects):
+        layer = keras.layers.Dense(4, kernel_regularizer="MyObject", activation="doubled_relu")
+        assert isinstance(layer.kernel_regularizer, objects["MyObject"])
+        assert layer.activation is objects["doubled_relu"]
+        assert keras.initializers.get("ones_init") is objects["ones_init"]
+        assert isinstance(keras.constraints.get("NonNegativeConstraint"), objects["NonNegativeConstraint"])
+        assert keras.losses.get("half_mse") is objects["half_mse"]
+        assert keras.metrics.get("half_mse") is objects["half_mse"]
+    assert_keras_untouched()
+
+
+def test_outside_the_scope_keras_is_plain_keras_again():
+    """After the scope, Dense(..., kernel_regularizer='MyObject') fails exactly as plain Keras 3 does."""
+    with pytest.raises(ValueError, match="MyObject") as before:
+        keras.layers.Dense(4, kernel_regularizer="MyObject")
+    with CustomObjectScope(make_custom_objects()):
+        keras.layers.Dense(4, kernel_regularizer="MyObject")
+    with pytest.raises(ValueError, match="MyObject") as after:
+        keras.layers.Dense(4, kernel_regularizer="MyObject")
+    assert str(after.value) == str(before.value) == "Could not interpret regularizer identifier: MyObject"
+    assert_keras_untouched()
+
+
+def test_scope_names_take_precedence_over_keras_built_ins_like_2_2_4():
+    """Keras 2.2.4 looked custom objects up before built-ins; 'relu' in a scope is the custom one."""
+
+    def my_relu(x):
+        return x
+
+    with CustomObjectScope({"relu": my_relu}):
+        assert keras.activations.get("relu") is my_relu
+    assert keras.activations.get("relu") is keras.activations.relu
+
+
+def test_keras_deserialize_keras_object_resolves_scope_names():
+    """keras.saving.deserialize_keras_object finds a class named only in the kutils scope."""
+    objects = make_custom_objects()
+    config = {"class_name": "MyObject", "config": {"scale": 0.5}}
+    with CustomObjectScope(objects):
+        regularizer = keras.saving.deserialize_keras_object(config)
+    assert isinstance(regularizer, objects["MyObject"])
+    assert regularizer.scale == 0.5
+    with pytest.raises(TypeError, match="MyObject"):
+        keras.saving.deserialize_keras_object(config)
+
+
+def test_names_registered_with_get_custom_objects_reach_keras_through_an_empty_scope():
+    """Entries of get_custom_objects() are visible to Keras while any scope is open, also added mid-scope."""
+    objects = make_custom_objects()
+    get_custom_objects()["MyObject"] = objects["MyObject"]
+    with CustomObjectScope():
+        assert isinstance(keras.regularizers.get("MyObject"), objects["MyObject"])
+        get_custom_objects()["doubled_relu"] = objects["doubled_relu"]
+        assert keras.activations.get("doubled_relu") is objects["doubled_relu"]
+
+
+def test_nested_scopes_reach_keras_and_the_hook_lasts_until_the_outermost_exit():
+    """Inner names reach Keras only while the inner scope is open; outer names until the outer exit."""
+    objects = make_custom_objects()
+    with CustomObjectScope({"MyObject": objects["MyObject"]}):
+        with CustomObjectScope({"doubled_relu": objects["doubled_relu"]}):
+            assert keras.activations.get("doubled_relu") is objects["doubled_relu"]
+        with pytest.raises(ValueError, match="doubled_relu"):
+            keras.activations.get("doubled_relu")
+        assert isinstance(keras.regularizers.get("MyObject"), objects["MyObject"])
+    assert_keras_untouched()
+
+
+def test_another_thread_resolves_keras_names_while_a_scope_is_open():
+    """The Keras hook is process-global like the dict: a worker thread builds a layer by name."""
+    objects = make_custom_objects()
+    built: list[object] = []
+    with CustomObjectScope(objects):
+        run_in_thread(lambda: built.append(keras.layers.Dense(2, kernel_regularizer="MyObject")))
+    assert isinstance(built[0].kernel_regularizer, objects["MyObject"])
+
+
+def test_keras_registrations_made_inside_a_scope_are_kept():
+    """register_keras_serializable inside a kutils scope writes into Keras' own registry, which survives."""
+
+    class Registered(keras.layers.Layer):
+        pass
+
+    with CustomObjectScope({"a": 1}):
+        keras.saving.register_keras_serializable(package="kutils_test")(Registered)
+    assert keras.saving.get_custom_objects()["kutils_test>Registered"] is Registered
+    del keras.saving.get_custom_objects()["kutils_test>Registered"]
+    assert "a" not in keras.saving.get_custom_objects()
+
+
+@pytest.mark.parametrize("file_name", ["my model.keras", "my model.h5"])
+def test_build_save_and_load_a_model_by_name_inside_the_scope(tmp_path, file_name):
+    """The seed's example: build with string names, save (.keras and .h5), load by name in the scope."""
+    objects = make_custom_objects()
+    path = tmp_path / file_name
+    x = np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3)
+    with CustomObjectScope(objects):
+        model = build_model()
+        model.save(path)
+        expected = model.predict(x, verbose=0)
+        loaded = keras.models.load_model(path)
+    dense = loaded.layers[-1]
+    assert isinstance(dense.kernel_regularizer, objects["MyObject"])
+    assert dense.activation is objects["doubled_relu"]
+    assert isinstance(dense.kernel_constraint, objects["NonNegativeConstraint"])
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(expected, 2 * np.maximum(x.sum(axis=1, keepdims=True), 0).repeat(4, axis=1))
+    with pytest.raises((TypeError, ValueError), match=r"MyObject|doubled_relu"):
+        keras.models.load_model(path)
+    assert_keras_untouched()
+
+
+def test_a_keras_without_the_expected_tables_warns_and_still_hooks_the_rest(monkeypatch):
+    """If a Keras version lacks a name table, entering a scope warns naming it; other names still work."""
+    objects = make_custom_objects()
+    monkeypatch.delattr(activations, "ALL_OBJECTS_DICT")
+    scope = CustomObjectScope(objects)
+    with pytest.warns(RuntimeWarning, match=r"keras\.src\.activations\.ALL_OBJECTS_DICT"):
+        scope.__enter__()
+    try:
+        assert isinstance(keras.regularizers.get("MyObject"), objects["MyObject"])
+    finally:
+        scope.__exit__(None, None, None)
+    assert regularizers.ALL_OBJECTS_DICT is ORIGINAL_TABLES[regularizers.__name__]
+
+
+def test_without_keras_the_scope_is_a_plain_dict_scope():
+    """With keras not importable, scopes and kutils deserialization work and TensorFlow is never imported."""
+    result = run_python(
+        "import sys\n"
+        "sys.modules['keras'] = None  # makes `import keras` fail, as if it were not installed\n"
+        "from kutils import CustomObjectScope, deserialize_keras_object, get_custom_objects\n"
+        "class Thing:\n"
+        "    def __init__(self, size): self.size = size\n"
+        "    @classmethod\n"
+        "    def from_config(cls, config): return cls(**config)\n"
+        "with CustomObjectScope({'Thing': Thing}):\n"
+        "    thing = deserialize_keras_object({'class_name': 'Thing', 'config': {'size': 3}})\n"
+        "print(thing.size, get_custom_objects(), 'tensorflow' in sys.modules)\n"
+    )
+    assert result.stdout.split() == ["3", "{}", "False"]
+
+
+def test_importing_the_module_does_not_import_keras_but_entering_a_scope_does():
+    """`kutils.custom_objects` is light; Keras is imported only when a scope is entered."""
+    result = run_python(
+        "import sys\n"
+        "from kutils import CustomObjectScope\n"
+        "print('keras' in sys.modules)\n"
+        "with CustomObjectScope({'a': 1}):\n"
+        "    print('keras' in sys.modules)\n"
+    )
+    assert result.stdout.split() == ["False", "True"]
