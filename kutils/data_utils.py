@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "OrderedEnqueuer": ".sequence",
     "Sequence": ".sequence",
     "SequenceEnqueuer": ".sequence",
+    "iter_sequence_infinite": ".sequence",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,148 @@
+"""Fast row readers for h5py datasets, used by `kutils.HDF5Matrix`.
+
+h5py's fancy indexing needs strictly increasing indices and is slow for random
+rows. When a dataset is stored uncompressed, its bytes sit at known offsets in
+the file, so a read-only `np.memmap` gives random rows at memory speed:
+
+- contiguous layout: one memmap over the whole dataset (`get_offset()`);
+- chunked layout whose chunks span whole rows: the chunk table gives each
+  chunk's byte offset, rows are copied from a memmap of the file.
+
+Everything else (compressed or filtered data, partial chunks, unallocated
+storage, compound or variable-length types) goes through h5py, reading sorted
+unique indices and un-permuting in memory. The memmaps are opened read-only:
+nothing here can write to the file.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import h5py
+import numpy as np
+
+__all__ = ["RowReader", "open_row_reader"]
+
+
+class RowReader(Protocol):
+    """Reads rows of one dataset; indices are absolute and already in range."""
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Returns the rows `rows` (any order, duplicates allowed), in that order."""
+
+    def read_slice(self, start: int, stop: int, step: int) -> np.ndarray:
+        """Returns `dataset[start:stop:step]` with numpy semantics (`step` may be negative)."""
+
+
+def _is_plain_dtype(dtype: np.dtype) -> bool:
+    return dtype.kind in "biufc" and dtype.fields is None and not dtype.hasobject
+
+
+def _has_no_filters(dataset: h5py.Dataset) -> bool:
+    plist = dataset.id.get_create_plist()
+    return plist.get_nfilters() == 0 and plist.get_external_count() == 0
+
+
+class _H5pyReader:
+    """Generic reader: h5py reads of sorted unique indices, un-permuted in memory."""
+
+    def __init__(self, dataset: h5py.Dataset) -> None:
+        self._dataset = dataset
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        if rows.size == 0:
+            return np.empty((0, *self._dataset.shape[1:]), dtype=self._dataset.dtype)
+        unique, inverse = np.unique(rows, return_inverse=True)
+        block = self._dataset[unique]
+        if unique.size == rows.size and np.array_equal(unique, rows):
+            return np.asarray(block)
+        return np.asarray(block[inverse.reshape(-1)])
+
+    def read_slice(self, start: int, stop: int, step: int) -> np.ndarray:
+        if step > 0:
+            return np.asarray(self._dataset[start:stop:step])
+        count = len(range(start, stop, step))
+        if count == 0:
+            return np.empty((0, *self._dataset.shape[1:]), dtype=self._dataset.dtype)
+        lowest = start + (count - 1) * step
+        return np.asarray(self._dataset[lowest : start + 1 : -step])[::-1].copy()
+
+
+class _ContiguousMemmapReader:
+    """Contiguous uncompressed dataset: numpy indexing on a read-only memmap."""
+
+    def __init__(self, path: str, dataset: h5py.Dataset, offset: int) -> None:
+        self._array = np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self._array[rows])
+
+    def read_slice(self, start: int, stop: int, step: int) -> np.ndarray:
+        return np.array(self._array[start:stop:step])
+
+
+class _ChunkMemmapReader(_H5pyReader):
+    """Chunked uncompressed dataset, chunks spanning whole rows: rows copied from a file memmap."""
+
+    def __init__(self, path: str, dataset: h5py.Dataset, chunk_offsets: np.ndarray) -> None:
+        super().__init__(dataset)
+        self._file_bytes = np.memmap(path, dtype=np.uint8, mode="r")
+        self._chunk_rows = dataset.chunks[0]
+        self._row_shape = dataset.shape[1:]
+        self._dtype = dataset.dtype
+        self._row_bytes = int(math.prod(self._row_shape)) * dataset.dtype.itemsize
+        self._chunk_offsets = chunk_offsets
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((rows.size, *self._row_shape), dtype=self._dtype)
+        out_bytes = out.view(np.uint8).reshape(rows.size, self._row_bytes)
+        starts = self._chunk_offsets[rows // self._chunk_rows] + (rows % self._chunk_rows) * self._row_bytes
+        size = self._row_bytes
+        for position, start in enumerate(starts.tolist()):
+            out_bytes[position] = self._file_bytes[start : start + size]
+        return out
+
+
+def _chunk_offsets(dataset: h5py.Dataset) -> np.ndarray | None:
+    """Byte offset of each row-chunk in the file, or None if any chunk is missing or filtered."""
+    chunk_rows = dataset.chunks[0]
+    expected = math.ceil(dataset.shape[0] / chunk_rows)
+    offsets = np.full(expected, -1, dtype=np.int64)
+    complete = True
+
+    def record(info: h5py.h5d.StoreInfo) -> None:
+        nonlocal complete
+        if info.filter_mask != 0:
+            complete = False
+        offsets[info.chunk_offset[0] // chunk_rows] = info.byte_offset
+
+    try:
+        dataset.id.chunk_iter(record)
+    except (AttributeError, RuntimeError):  # HDF5 older than 1.12.3: no chunk iteration
+        return None
+    if not complete or (offsets < 0).any():
+        return None
+    return offsets
+
+
+def open_row_reader(path: str, dataset: h5py.Dataset) -> RowReader:
+    """Picks the fastest safe reader for `dataset` of the file at `path`.
+
+    Args:
+        path: The file's path, used to memory-map uncompressed data read-only.
+        dataset: The open dataset (rank >= 1).
+
+    Returns:
+        A `RowReader`.
+    """
+    plain = _is_plain_dtype(dataset.dtype) and dataset.size > 0 and _has_no_filters(dataset)
+    if plain and dataset.chunks is None:
+        offset = dataset.id.get_offset()
+        if offset is not None and dataset.id.get_storage_size() >= dataset.nbytes:
+            return _ContiguousMemmapReader(path, dataset, offset)
+    if plain and dataset.chunks is not None and tuple(dataset.chunks[1:]) == tuple(dataset.shape[1:]):
+        offsets = _chunk_offsets(dataset)
+        if offsets is not None:
+            return _ChunkMemmapReader(path, dataset, offsets)
+    return _H5pyReader(dataset)
