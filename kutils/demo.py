@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -30,9 +30,61 @@ def _tour_array_ops(workdir: Path, say: Say) -> None:
     say(f"normalize({x.tolist()}) -> {normalize(x).tolist()} (zero rows stay zero)")
 
 
+def _tour_custom_objects(workdir: Path, say: Say) -> None:
+    from kutils import CustomObjectScope, get_custom_objects
+    from kutils._keras import import_keras
+
+    keras = import_keras("the custom_objects tour")
+    regularizer_base: Any = keras.regularizers.Regularizer
+
+    class MyObject(regularizer_base):
+        """An L1 penalty with a configurable scale."""
+
+        def __init__(self, scale: float = 0.01) -> None:
+            self.scale = scale
+
+        def __call__(self, x: Any) -> Any:
+            return self.scale * keras.ops.sum(keras.ops.abs(x))
+
+        def get_config(self) -> dict[str, float]:
+            return {"scale": self.scale}
+
+    def doubled_relu(x: Any) -> Any:
+        return keras.ops.relu(x) * 2.0
+
+    names = {"MyObject": MyObject, "doubled_relu": doubled_relu}
+    x = np.arange(6, dtype="float32").reshape(2, 3) / 10
+    with CustomObjectScope(names):
+        say(f"inside CustomObjectScope: get_custom_objects() has {sorted(get_custom_objects())}")
+        model = keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(2, kernel_regularizer="MyObject", activation="doubled_relu"),
+            ]
+        )
+        dense = model.layers[-1]
+        say(
+            f"Dense(2, kernel_regularizer='MyObject', activation='doubled_relu') -> "
+            f"{type(dense.kernel_regularizer).__name__}, {dense.activation.__name__}"
+        )
+        path = workdir / "my model.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        same = np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+        say(f"saved to {path.name!r} and loaded it back by name: same predictions: {same}")
+    say(f"after the scope: get_custom_objects() = {get_custom_objects()}")
+    try:
+        keras.models.load_model(path)
+    except (TypeError, ValueError) as error:
+        say(f"loading outside the scope fails as in plain Keras 3: {type(error).__name__}")
+    else:
+        say("loading outside the scope worked too: Keras found the classes without the names")
+
+
 # Steps in tour order: (name, one-line summary, function).
 _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("array_ops", "to_categorical and normalize", _tour_array_ops),
+    ("custom_objects", "custom names in a Keras 3 model, saved and loaded", _tour_custom_objects),
 ]
 
 
