@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -703,6 +703,7 @@ def _fetch_http(
 ) -> None:
     """One HTTP attempt: resumes after `sink.size` bytes when the server honours Range."""
     import requests
+    import urllib3
 
     headers = {"Range": f"bytes={sink.size}-"} if sink.size else {}
     try:
@@ -725,16 +726,28 @@ def _fetch_http(
         remaining = response.headers.get("Content-Length")
         expected = sink.size + int(remaining) if remaining and remaining.isdigit() else None
         progress.start(expected)
-        try:
-            for chunk in response.iter_content(_CHUNK_SIZE):
-                sink.write(chunk)
-                progress.update(sink.size)
-        except requests.RequestException as error:
-            reason = f"the connection broke after {sink.size} of {expected or 'unknown'} bytes ({error})"
-            raise _Retry(_fetch_error(origin, fpath, status, reason), restart=False) from error
+        read = _body_reader(response)
+        while True:
+            try:
+                chunk = read(_CHUNK_SIZE)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                reason = f"the connection broke after {sink.size} of {expected or 'unknown'} bytes ({error})"
+                raise _Retry(_fetch_error(origin, fpath, status, reason), restart=False) from error
+            if not chunk:
+                break
+            sink.write(chunk)
+            progress.update(sink.size)
     if expected is not None and sink.size != expected:
         reason = f"received {sink.size} bytes but the server announced {expected}"
         raise _Retry(_fetch_error(origin, fpath, status, reason), restart=sink.size > expected)
+
+
+def _body_reader(response: Any) -> Callable[[int], bytes]:
+    """Reads the raw body as it arrives: bytes received before a broken connection are kept."""
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 >= 2
+        return lambda size: raw.read1(size, decode_content=False)
+    return lambda size: raw.read(size, decode_content=False)
 
 
 def _range_start(response: Any) -> int | None:

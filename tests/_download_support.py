@@ -100,9 +100,13 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
-def python_child(code: str, env_extra: dict[str, str]) -> subprocess.Popen[str]:
-    """Starts `python -c code` with the repository importable and the test's environment."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), **env_extra)
+def python_child(code: str, *args: str) -> subprocess.Popen[str]:
+    """Starts `python -c code args...` with the repository importable and the test's environment."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

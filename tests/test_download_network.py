@@ -1,0 +1,179 @@
+"""get_file against a misbehaving server: retries, resume, truncation, kills and concurrent processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from _download_support import isolated_home_fixture, payload, python_child, server_fixture, sha256  # noqa: F401
+from _http_server import TestServer
+
+from kutils.download import DownloadError, get_file
+
+DATA = payload(500_000, seed=1)
+NO_WAIT = {"retry_backoff": 0.0}
+
+
+def cache_entries(cache: Path) -> list[str]:
+    """Names in the datasets folder other than the hidden lock file."""
+    folder = cache / "datasets"
+    return sorted(n for n in os.listdir(folder) if not n.endswith(".kutils.lock")) if folder.exists() else []
+
+
+def test_server_errors_are_retried_until_success(server: TestServer, tmp_path: Path):
+    """Two 500 answers then a good one: the file arrives after three requests."""
+    url = server.add("/flaky.bin", DATA, status=500, faults=2)
+    path = get_file("flaky.bin", url, cache_dir=tmp_path, retries=3, **NO_WAIT)
+    assert Path(path).read_bytes() == DATA
+    assert server.requests("/flaky.bin") == 3
+
+
+def test_retries_exhausted_raise_and_cache_nothing(server: TestServer, tmp_path: Path, capsys):
+    """A server that always answers 503 costs retries+1 requests, then DownloadError; nothing is cached."""
+    url = server.add("/down.bin", DATA, status=503)
+    with pytest.raises(DownloadError, match=r"down\.bin : 503") as info:
+        get_file("down.bin", url, cache_dir=tmp_path, retries=2, **NO_WAIT)
+    assert info.value.status == 503
+    assert server.requests("/down.bin") == 3
+    assert cache_entries(tmp_path) == []
+    assert capsys.readouterr().out.count("Retrying in") == 2
+
+
+def test_dropped_connection_resumes_with_range(server: TestServer, tmp_path: Path):
+    """A connection dropped mid-body is resumed from the bytes received, with an HTTP Range request."""
+    url = server.add("/drop.bin", DATA, faults=1, drop_after=200_000)
+    path = get_file("drop.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path, **NO_WAIT)
+    assert Path(path).read_bytes() == DATA
+    route = server.routes["/drop.bin"]
+    assert route.ranges == [None, "bytes=200000-"]
+    assert route.bytes_sent == len(DATA)
+
+
+def test_server_ignoring_range_restarts_cleanly(server: TestServer, tmp_path: Path):
+    """When the server answers a Range request with the whole file, the download starts over cleanly."""
+    url = server.add("/norange.bin", DATA, faults=1, drop_after=200_000, ignore_range=True)
+    path = get_file("norange.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path, **NO_WAIT)
+    assert Path(path).read_bytes() == DATA
+    route = server.routes["/norange.bin"]
+    assert route.ranges == [None, "bytes=200000-"]
+    assert route.bytes_sent == 200_000 + len(DATA)
+
+
+def test_lying_content_length_is_never_cached(server: TestServer, tmp_path: Path):
+    """A body shorter than its Content-Length is refused on every attempt: DownloadError, nothing cached."""
+    url = server.add("/short.bin", DATA, content_length=len(DATA) + 1000)
+    with pytest.raises(DownloadError, match=r"short\.bin") as info:
+        get_file("short.bin", url, cache_dir=tmp_path, retries=2, **NO_WAIT)
+    assert str(len(DATA) + 1000) in str(info.value)
+    assert server.requests("/short.bin") == 3
+    assert cache_entries(tmp_path) == []
+
+
+def test_truncation_without_hash_is_detected(server: TestServer, tmp_path: Path):
+    """Without any hash, a truncated first answer is still caught by the length check and fixed."""
+    url = server.add("/trunc.bin", DATA, faults=1, content_length=len(DATA) + 10)
+    path = get_file("trunc.bin", url, cache_dir=tmp_path, **NO_WAIT)
+    assert Path(path).read_bytes() == DATA
+
+
+def test_redirects_are_followed(server: TestServer, tmp_path: Path):
+    """A 302 to another path is followed."""
+    server.add("/real.bin", DATA)
+    url = server.add("/moved.bin", redirect_to="/real.bin")
+    path = get_file("moved.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path)
+    assert Path(path).read_bytes() == DATA
+
+
+def test_slow_server_times_out(server: TestServer, tmp_path: Path):
+    """A server slower than `timeout` between chunks raises DownloadError; nothing is cached."""
+    url = server.add("/slow.bin", DATA, chunk_size=100_000, delay=2.0)
+    with pytest.raises(DownloadError, match=r"slow\.bin"):
+        get_file("slow.bin", url, cache_dir=tmp_path, timeout=0.3, retries=0)
+    assert cache_entries(tmp_path) == []
+
+
+def test_stale_partial_downloads_are_cleaned(server: TestServer, tmp_path: Path):
+    """Temporary files of dead downloads (untouched for an hour) are removed; recent ones are kept."""
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    old, recent = folder / ".data.bin.dead0000.part", folder / ".data.bin.live0000.part"
+    old.write_bytes(b"partial")
+    recent.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    get_file("data.bin", server.add("/data.bin", DATA), cache_dir=tmp_path)
+    assert not old.exists()
+    assert recent.exists()
+
+
+def test_threads_share_one_transfer(server: TestServer, tmp_path: Path):
+    """Four threads asking for one file at once cause one transfer and all get the file."""
+    url = server.add("/shared.bin", DATA, chunk_size=50_000, delay=0.02)
+    results: list[str] = []
+
+    def fetch() -> None:
+        results.append(get_file("shared.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path))
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 4
+    assert len(set(results)) == 1
+    assert Path(results[0]).read_bytes() == DATA
+    assert server.requests("/shared.bin") == 1
+
+
+_KILLED_CHILD = """
+import sys
+from kutils.download import get_file
+get_file("big.bin", sys.argv[1], cache_dir=sys.argv[2], retries=0)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_mid_download_leaves_no_cache_entry(server: TestServer, tmp_path: Path):
+    """SIGKILL mid-transfer (three times) never leaves a file under the final name; the next call works."""
+    big = payload(3_000_000, seed=2)
+    slow_url = server.add("/big-slow.bin", big, chunk_size=32_768, delay=0.02)
+    final = tmp_path / "datasets" / "big.bin"
+    for _ in range(3):
+        already = server.bytes_sent("/big-slow.bin")
+        child = python_child(_KILLED_CHILD, slow_url, str(tmp_path))
+        deadline = time.monotonic() + 60
+        while server.bytes_sent("/big-slow.bin") < already + 200_000:
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the child never started downloading"
+            time.sleep(0.02)
+        child.kill()
+        child.communicate(timeout=60)
+        assert not final.exists()
+        assert not (tmp_path / "datasets" / ".big.bin.kutils.json").exists()
+    path = get_file("big.bin", server.add("/big.bin", big), cache_dir=tmp_path)
+    assert Path(path).read_bytes() == big
+
+
+_SHARING_CHILD = """
+import hashlib, sys
+from kutils.download import get_file
+path = get_file("shared.bin", sys.argv[1], file_hash=sys.argv[3], cache_dir=sys.argv[2], retries=0)
+with open(path, "rb") as stream:
+    print(hashlib.sha256(stream.read()).hexdigest(), path)
+"""
+
+
+@pytest.mark.slow
+def test_eight_processes_share_one_transfer(server: TestServer, tmp_path: Path):
+    """Eight processes on one URL: the server counts one transfer and every process gets a valid file."""
+    data = payload(1_000_000, seed=3)
+    url = server.add("/shared.bin", data, chunk_size=65_536, delay=0.1)
+    children = [python_child(_SHARING_CHILD, url, str(tmp_path), sha256(data)) for _ in range(8)]
+    outputs = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0] * 8, outputs
+    lines = {out.strip().splitlines()[-1] for out, _ in outputs}
+    assert lines == {f"{sha256(data)} {tmp_path / 'datasets' / 'shared.bin'}"}
+    assert server.requests("/shared.bin") == 1
