@@ -27,7 +27,30 @@ def _tour_array_ops(workdir: Path, say: Say) -> None:
     say(f"to_categorical({labels}) -> shape {onehot.shape}, dtype {onehot.dtype}")
     say(f"  first row {onehot[0].tolist()}, last row {onehot[-1].tolist()}")
     x = np.array([[3.0, 4.0], [0.0, 0.0]], dtype="float32")
-    say(f"normalize({x.tolist()}) -> {normalize(x).tolist()} (zero rows stay zero)")
+    rows = [[round(value, 4) for value in row] for row in normalize(x).tolist()]
+    say(f"normalize({x.tolist()}) -> {rows} (zero rows stay zero)")
+    try:
+        to_categorical([0, -1, 2], num_classes=3)
+    except ValueError as error:
+        say(f"to_categorical([0, -1, 2], num_classes=3) -> ValueError: {error}")
+
+
+def _tour_progbar(workdir: Path, say: Say) -> None:
+    import io
+
+    from kutils import Progbar
+
+    log = io.StringIO()  # not a terminal: plain lines, no control characters
+    bar = Progbar(8, width=20, file=log)
+    for step in range(1, 9):
+        bar.update(step, [("loss", 1.0 / step)])
+    say("Progbar(8, width=20) updated 8 times, writing to a log (not a terminal):")
+    for line in log.getvalue().splitlines():
+        say(f"  {line}")
+    log = io.StringIO()
+    bar = Progbar(8, verbose=2, file=log)
+    bar.add(8, [("loss", 0.25)])
+    say(f"verbose=2 writes one line at the end: {log.getvalue().rstrip()!r}")
 
 
 def _tour_custom_objects(workdir: Path, say: Say) -> None:
@@ -84,6 +107,7 @@ def _tour_custom_objects(workdir: Path, say: Say) -> None:
 # Steps in tour order: (name, one-line summary, function).
 _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("array_ops", "to_categorical and normalize", _tour_array_ops),
+    ("progbar", "the Keras 2.2.4 progress bar", _tour_progbar),
     ("custom_objects", "custom names in a Keras 3 model, saved and loaded", _tour_custom_objects),
 ]
 
