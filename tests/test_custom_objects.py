@@ -57,12 +57,21 @@ def make_custom_objects() -> dict[str, object]:
     def half_mse(y_true, y_pred):
         return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
 
+    class MyOptimizer(keras.optimizers.SGD):
+        pass
+
+    class Identity(keras.layers.Layer):
+        def call(self, x):
+            return x
+
     return {
         "MyObject": MyObject,
         "doubled_relu": doubled_relu,
         "ones_init": ones_init,
         "NonNegativeConstraint": NonNegativeConstraint,
         "half_mse": half_mse,
+        "MyOptimizer": MyOptimizer,
+        "Identity": Identity,
     }
 
 
@@ -80,7 +89,7 @@ def build_model() -> keras.Model:
             ),
         ]
     )
-    model.compile(optimizer="sgd", loss="half_mse")
+    model.compile(optimizer="MyOptimizer", loss="half_mse")
     return model
 
 
@@ -253,6 +262,7 @@ def test_string_identifiers_resolve_inside_the_scope():
         assert isinstance(keras.constraints.get("NonNegativeConstraint"), objects["NonNegativeConstraint"])
         assert keras.losses.get("half_mse") is objects["half_mse"]
         assert keras.metrics.get("half_mse") is objects["half_mse"]
+        assert isinstance(keras.optimizers.get("MyOptimizer"), objects["MyOptimizer"])
     assert_keras_untouched()
 
 
@@ -289,6 +299,18 @@ def test_keras_deserialize_keras_object_resolves_scope_names():
     assert regularizer.scale == 0.5
     with pytest.raises(TypeError, match="MyObject"):
         keras.saving.deserialize_keras_object(config)
+
+
+def test_layer_deserialize_and_model_from_json_resolve_scope_names():
+    """keras.layers.deserialize and keras.models.model_from_json find a custom layer by name."""
+    objects = make_custom_objects()
+    with CustomObjectScope(objects):
+        model = keras.Sequential([keras.Input((2,)), objects["Identity"]()])
+        assert isinstance(
+            keras.layers.deserialize({"class_name": "Identity", "config": {}}), objects["Identity"]
+        )
+        rebuilt = keras.models.model_from_json(model.to_json())
+    assert isinstance(rebuilt.layers[-1], objects["Identity"])
 
 
 def test_names_registered_with_get_custom_objects_reach_keras_through_an_empty_scope():
@@ -350,6 +372,7 @@ def test_build_save_and_load_a_model_by_name_inside_the_scope(tmp_path, file_nam
     assert isinstance(dense.kernel_regularizer, objects["MyObject"])
     assert dense.activation is objects["doubled_relu"]
     assert isinstance(dense.kernel_constraint, objects["NonNegativeConstraint"])
+    assert isinstance(loaded.optimizer, objects["MyOptimizer"])
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6)
     np.testing.assert_allclose(expected, 2 * np.maximum(x.sum(axis=1, keepdims=True), 0).repeat(4, axis=1))
     with pytest.raises((TypeError, ValueError), match=r"MyObject|doubled_relu"):
