@@ -230,7 +230,7 @@ def _check_num_classes(num_classes: Any) -> int | None:
 
 
 def _as_label_array(y: Any) -> np.ndarray:
-    """Returns `y` as an integer array of valid (non-negative) labels, or raises ValueError."""
+    """Returns `y` as an array of whole numbers >= 0 (integer or float dtype), or raises ValueError."""
     try:
         labels = np.asarray(_to_numpy(y, "to_categorical"))
     except ValueError as error:  # ragged nested lists
@@ -252,7 +252,7 @@ def _as_label_array(y: Any) -> np.ndarray:
             f"to_categorical got {negative.size} negative label(s): {_some(negative)}; "
             "labels must be integers >= 0 (Keras 2.2.4 silently wrapped -1 to the last class)."
         )
-    return labels if labels.dtype.kind in "iu" else labels.astype(np.intp)
+    return labels
 
 
 def _parse_numeric_strings(labels: np.ndarray) -> np.ndarray:
@@ -280,7 +280,7 @@ def _numbers_from_objects(labels: np.ndarray) -> np.ndarray:
     if bad:
         raise ValueError(
             f"to_categorical needs numeric class labels, got {len(bad)} non-numeric value(s): "
-            f"{[*bad[:_SHOWN_VALUES]]!r}."
+            f"{bad[:_SHOWN_VALUES]!r}."
         )
     return np.array(items, dtype=np.float64).reshape(labels.shape)
 

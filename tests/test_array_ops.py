@@ -186,6 +186,13 @@ def test_to_categorical_rejects_labels_beyond_num_classes():
         to_categorical(labels, num_classes=3)
 
 
+@pytest.mark.parametrize("labels", [[1e20, 0.0], np.array([2**63 + 5, 0], dtype=np.uint64)])
+def test_to_categorical_rejects_huge_labels_before_casting(labels):
+    """Labels too large for an index are reported as >= num_classes, not wrapped by the integer cast."""
+    with pytest.raises(ValueError, match=r"1 label\(s\) >= num_classes=3"):
+        to_categorical(labels, num_classes=3)
+
+
 def test_to_categorical_rejects_fractional_labels():
     """Fractional labels (2.2.4 truncated 1.7 to 1) raise ValueError naming them."""
     with pytest.raises(ValueError, match=r"2 non-integer label\(s\): \[0\.5, 1\.7\]"):
