@@ -24,7 +24,7 @@ def sequential() -> Any:
     layers = keras.layers
     return keras.Sequential(
         [
-            keras.Input((16,)),
+            keras.Input((16,), name="seq_input"),
             layers.Dense(32, name="dense_1"),
             layers.BatchNormalization(name="bn"),
             layers.Dropout(0.5, name="dropout_1"),

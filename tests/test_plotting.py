@@ -56,7 +56,7 @@ def test_sequential_graph_structure_and_attributes():
     assert isinstance(dot, pydot.Dot)
     assert sorted(_labels(dot).values()) == sorted(
         [
-            "input_layer: InputLayer",
+            "seq_input: InputLayer",
             "dense_1: Dense",
             "bn: BatchNormalization",
             "dropout_1: Dropout",
@@ -64,7 +64,7 @@ def test_sequential_graph_structure_and_attributes():
         ]
     )
     assert _edges_by_name(dot) == {
-        ("input_layer", "dense_1"),
+        ("seq_input", "dense_1"),
         ("dense_1", "bn"),
         ("bn", "dropout_1"),
         ("dropout_1", "dense_2"),
