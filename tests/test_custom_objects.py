@@ -411,6 +411,7 @@ def test_without_keras_the_scope_is_a_plain_dict_scope():
     assert result.stdout.split() == ["3", "{}", "False"]
 
 
+@pytest.mark.slow  # a fresh interpreter imports TensorFlow
 def test_importing_the_module_does_not_import_keras_but_entering_a_scope_does():
     """`kutils.custom_objects` is light; Keras is imported only when a scope is entered."""
     result = run_python(
