@@ -122,11 +122,52 @@ def _tour_summary(workdir: Path, say: Say) -> None:
     say(f"plot_model wrote {path.name} ({path.stat().st_size:,} bytes, Graphviz PNG)")
 
 
+def _tour_get_file(workdir: Path, say: Say) -> None:
+    import contextlib
+    import hashlib
+    import io
+    import tarfile
+
+    from kutils import get_file
+    from kutils.download import HashMismatchError
+
+    source = workdir / "source"
+    (source / "dataset").mkdir(parents=True)
+    for name, text in [("train.csv", "x,y\n1,2\n3,4\n"), ("test.csv", "x,y\n5,6\n")]:
+        (source / "dataset" / name).write_text(text)
+    archive = workdir / "dataset.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source / "dataset", arcname="dataset")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    origin, cache = archive.as_uri(), workdir / "cache"
+    say(f"built {archive.name} ({archive.stat().st_size} bytes), sha256 {digest[:16]}..., origin {origin}")
+
+    def fetch(**kwargs: Any) -> str:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return get_file("dataset.tar.gz", origin, cache_dir=cache, extract=True, **kwargs)
+
+    path = fetch(file_hash=digest)
+    extracted = sorted(p.name for p in (cache / "datasets" / "dataset").iterdir())
+    say(f"get_file(..., file_hash=sha256, extract=True) -> {path}")
+    say(f"  extracted next to it (as Keras 2.2.4): datasets/dataset/ holds {extracted}")
+    started = time.perf_counter()
+    fetch(file_hash=digest)
+    elapsed_ms = (time.perf_counter() - started) * 1e3
+    say(f"second call (cache hit, hash remembered, no re-extraction): {elapsed_ms:.2f} ms")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            get_file("other.tar.gz", origin, cache_dir=cache, file_hash="0" * 64, retries=0)
+    except HashMismatchError as error:
+        cached = (cache / "datasets" / "other.tar.gz").exists()
+        say(f"a wrong file_hash raises {type(error).__name__}; anything cached: {cached}")
+
+
 # Steps in tour order: (name, one-line summary, function).
 _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("array_ops", "to_categorical and normalize", _tour_array_ops),
     ("progbar", "the Keras 2.2.4 progress bar", _tour_progbar),
     ("custom_objects", "custom names in a Keras 3 model, saved and loaded", _tour_custom_objects),
+    ("get_file", "download with a sha256 hash from a file:// origin, extract, cache hit", _tour_get_file),
     ("summary", "print_summary and plot_model on a functional model", _tour_summary),
 ]
 
