@@ -104,24 +104,6 @@ def _tour_custom_objects(workdir: Path, say: Say) -> None:
         say("loading outside the scope worked too: Keras found the classes without the names")
 
 
-def _tour_summary(workdir: Path, say: Say) -> None:
-    from kutils import plot_model, print_summary
-    from kutils._keras import import_keras
-
-    keras = import_keras("the summary tour")
-    a = keras.Input((8,), name="a")
-    b = keras.Input((8,), name="b")
-    shared = keras.layers.Dense(4, name="shared")
-    merged = keras.layers.Concatenate(name="merge")([shared(a), shared(b)])
-    model = keras.Model([a, b], keras.layers.Dense(1, name="score")(merged), name="siamese")
-    say("print_summary of a two-input model with one shared layer (Keras 2.2.4 layout):")
-    summary = print_summary(model, print_fn=say)
-    say(f"returned {type(summary).__name__}: total_params={summary.total_params}, {summary.param_bytes}")
-    path = workdir / "model.png"
-    plot_model(model, to_file=path, show_shapes=True)
-    say(f"plot_model wrote {path.name} ({path.stat().st_size:,} bytes, Graphviz PNG)")
-
-
 def _tour_get_file(workdir: Path, say: Say) -> None:
     import contextlib
     import hashlib
@@ -160,6 +142,24 @@ def _tour_get_file(workdir: Path, say: Say) -> None:
     except HashMismatchError as error:
         cached = (cache / "datasets" / "other.tar.gz").exists()
         say(f"a wrong file_hash raises {type(error).__name__}; anything cached: {cached}")
+
+
+def _tour_summary(workdir: Path, say: Say) -> None:
+    from kutils import plot_model, print_summary
+    from kutils._keras import import_keras
+
+    keras = import_keras("the summary tour")
+    a = keras.Input((8,), name="a")
+    b = keras.Input((8,), name="b")
+    shared = keras.layers.Dense(4, name="shared")
+    merged = keras.layers.Concatenate(name="merge")([shared(a), shared(b)])
+    model = keras.Model([a, b], keras.layers.Dense(1, name="score")(merged), name="siamese")
+    say("print_summary of a two-input model with one shared layer (Keras 2.2.4 layout):")
+    summary = print_summary(model, print_fn=say)
+    say(f"returned {type(summary).__name__}: total_params={summary.total_params}, {summary.param_bytes}")
+    path = workdir / "model.png"
+    plot_model(model, to_file=path, show_shapes=True)
+    say(f"plot_model wrote {path.name} ({path.stat().st_size:,} bytes, Graphviz PNG)")
 
 
 # Steps in tour order: (name, one-line summary, function).
