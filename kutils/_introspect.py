@@ -14,7 +14,7 @@ shapes, otherwise no single shape (shown as `multiple`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
@@ -133,9 +133,9 @@ def node_inputs(node: Any) -> list[Any]:
 def node_outputs(node: Any) -> list[Any]:
     """Returns the output tensors of a node, flat."""
     tensors = getattr(node, "output_tensors", None)  # Keras 3: already flat
-    if tensors is None:
-        tensors = node.outputs  # tf_keras: a nested structure
-    return list(_flatten(tensors))
+    if tensors is not None:
+        return list(tensors)
+    return list(_flatten(node.outputs))  # tf_keras: a nested structure
 
 
 def _flatten(structure: Any) -> Iterator[Any]:
@@ -147,10 +147,6 @@ def _flatten(structure: Any) -> Iterator[Any]:
             yield from _flatten(item)
     else:
         yield structure
-
-
-def _is_input_node(node: Any) -> bool:
-    return bool(getattr(node, "is_input", False)) or not node_inputs(node)
 
 
 def inbound_edges(layer: Any, relevant: set[int] | None) -> Iterator[tuple[int, Any, int, int]]:
@@ -185,6 +181,8 @@ def _shape_of(tensor: Any) -> Shape | None:
     shape = getattr(tensor, "shape", None)
     if shape is None:
         return None
+    if type(shape) is tuple and all(dim is None or type(dim) is int for dim in shape):
+        return shape  # Keras 3 already gives a tuple of ints and None
     if hasattr(shape, "as_list"):  # tf.TensorShape (tf_keras)
         try:
             shape = shape.as_list()
@@ -193,11 +191,10 @@ def _shape_of(tensor: Any) -> Shape | None:
     return tuple(None if dim is None else int(dim) for dim in shape)
 
 
-def _common_shape(per_node: Iterable[list[Shape | None]]) -> LayerShape:
-    distinct = {tuple(shapes) for shapes in per_node}
-    if len(distinct) != 1:
+def _common_shape(per_node: list[list[Shape | None]]) -> LayerShape:
+    if not per_node or any(shapes != per_node[0] for shapes in per_node[1:]):
         return None
-    (shapes,) = distinct
+    shapes = per_node[0]
     if not shapes or any(shape is None for shape in shapes):
         return None
     known: list[Shape] = [shape for shape in shapes if shape is not None]
@@ -212,7 +209,7 @@ def output_shape(layer: Any) -> LayerShape:
     its calls produced different shapes.
     """
     nodes = getattr(layer, "_inbound_nodes", [])
-    return _common_shape([_shape_of(t) for t in node_outputs(node)] for node in nodes)
+    return _common_shape([[_shape_of(t) for t in node_outputs(node)] for node in nodes])
 
 
 def input_shape(layer: Any) -> LayerShape:
@@ -220,11 +217,12 @@ def input_shape(layer: Any) -> LayerShape:
 
     An input layer's input shape is its output shape. None means `multiple`.
     """
-    nodes = getattr(layer, "_inbound_nodes", [])
-    return _common_shape(
-        [_shape_of(t) for t in (node_outputs(node) if _is_input_node(node) else node_inputs(node))]
-        for node in nodes
-    )
+    per_node = []
+    for node in getattr(layer, "_inbound_nodes", []):
+        inputs = node_inputs(node)
+        tensors = node_outputs(node) if not inputs or getattr(node, "is_input", False) else inputs
+        per_node.append([_shape_of(t) for t in tensors])
+    return _common_shape(per_node)
 
 
 def is_sequential_like(model: Any) -> bool:

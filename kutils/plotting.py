@@ -281,7 +281,7 @@ class _GraphDrawer:
 
 
 def _shape_text(shape: Any) -> str:
-    return "multiple" if shape is None else _escape(str(shape))
+    return "multiple" if shape is None else str(shape)  # tuples of ints: nothing to escape
 
 
 def _escape(text: str) -> str:
