@@ -29,13 +29,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from .archives import extract_archive
+from .archives import UnsafeArchiveError, extract_archive
 
 __all__ = [
     "CacheDirError",
     "DownloadError",
     "HashMismatchError",
     "OfflineError",
+    "UnsafeArchiveError",
     "get_file",
     "validate_file",
 ]
@@ -757,7 +758,7 @@ def _fetch_http(
         status = response.status_code
         if status >= 400:
             failure = _fetch_error(origin, fpath, status, response.reason or "")
-            if status >= 500 or status in (408, 429):
+            if status >= 500 or status in (408, 429) or (status == 416 and sink.size):
                 raise _Retry(failure, restart=True)
             raise failure
         if sink.size and not (status == 206 and _range_start(response) == sink.size):

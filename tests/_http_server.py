@@ -32,6 +32,7 @@ class Route:
         delay: Seconds to sleep between chunks of the body.
         chunk_size: Bytes written per chunk.
         redirect_to: Answer 302 to this path instead of a body.
+        later_body: The content served once the faulty requests are over, if it changes.
     """
 
     body: bytes = b""
@@ -43,6 +44,7 @@ class Route:
     delay: float = 0.0
     chunk_size: int = 64 * 1024
     redirect_to: str | None = None
+    later_body: bytes | None = None
     requests: int = 0
     bytes_sent: int = 0
     ranges: list[str | None] = field(default_factory=list)
@@ -124,8 +126,11 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
 
         def _send_body(self, route: Route, faulty: bool) -> None:
             start = _range_start(self.headers.get("Range"))
-            body = memoryview(route.body)
-            if start is not None and not route.ignore_range and start < len(body):
+            body = memoryview(route.body if faulty or route.later_body is None else route.later_body)
+            if start is not None and not route.ignore_range and start >= len(body):
+                self._answer_status(416, "Range Not Satisfiable")
+                return
+            if start is not None and not route.ignore_range:
                 self.send_response(206)
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 body = body[start:]

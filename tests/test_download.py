@@ -258,6 +258,13 @@ def test_progress_bar_when_asked(server: TestServer, tmp_path: Path, capsys):
     assert "[" not in capsys.readouterr().out
 
 
+def test_no_progress_bar_in_logs_by_default(server: TestServer, tmp_path: Path, capsys):
+    """With progress=None and a non-terminal stdout (a log), only the 2.2.4 'Downloading' line is printed."""
+    url = server.add("/a.bin", DATA)
+    get_file("a.bin", url, cache_dir=tmp_path)
+    assert capsys.readouterr().out == f"Downloading data from {url}\n"
+
+
 def test_unwritable_cache_dir_falls_back_to_tempdir_keras(server: TestServer, tmp_path: Path):
     """A cache_dir that cannot be created falls back to <tempdir>/.keras with a warning (root-proof)."""
     blocker = tmp_path / "a-file"

@@ -62,6 +62,15 @@ def test_server_ignoring_range_restarts_cleanly(server: TestServer, tmp_path: Pa
     assert route.bytes_sent == 200_000 + len(DATA)
 
 
+def test_unsatisfiable_range_restarts_from_scratch(server: TestServer, tmp_path: Path):
+    """A 416 answer to a resume request (the file shrank on the server) restarts the download from zero."""
+    smaller = DATA[:100_000]
+    url = server.add("/shrunk.bin", DATA, faults=1, drop_after=200_000, later_body=smaller)
+    path = get_file("shrunk.bin", url, cache_dir=tmp_path, **NO_WAIT)
+    assert Path(path).read_bytes() == smaller
+    assert server.routes["/shrunk.bin"].ranges == [None, "bytes=200000-", None]
+
+
 def test_lying_content_length_is_never_cached(server: TestServer, tmp_path: Path):
     """A body shorter than its Content-Length is refused on every attempt: DownloadError, nothing cached."""
     url = server.add("/short.bin", DATA, content_length=len(DATA) + 1000)
