@@ -1,0 +1,95 @@
+"""Helpers shared by the HDF5Matrix / Sequence / enqueuer tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+# name -> h5py create_dataset keyword arguments: every storage layout HDF5Matrix reads differently.
+LAYOUTS: dict[str, dict[str, object]] = {
+    "contiguous": {},
+    "chunked": {"chunks": (4, 3, 2)},
+    "chunked_split_rows": {"chunks": (4, 3, 1)},
+    "compressed": {"chunks": (4, 3, 2), "compression": "gzip"},
+    "big_endian": {"dtype": ">f8"},
+}
+
+
+def reference_array(rows: int = 37) -> np.ndarray:
+    """The data every layout stores: distinct values so any misplaced row shows."""
+    return np.arange(rows * 6, dtype=np.float32).reshape(rows, 3, 2) * 0.5 - 7
+
+
+def write_layouts(path: Path, data: np.ndarray) -> Path:
+    """Writes `data` once per layout, plus a group, a scalar and a 1-D dataset."""
+    with h5py.File(path, "w") as file:
+        for name, options in LAYOUTS.items():
+            file.create_dataset(name, data=data.astype(options.get("dtype", data.dtype)), **options)
+        group = file.create_group("group")
+        group.create_dataset("inner", data=data[:3])
+        file.create_dataset("scalar", data=3.0)
+        file.create_dataset("labels", data=np.arange(len(data)) % 5)
+    return path
+
+
+def run_python(code: str, timeout: float = 180, env: dict[str, str] | None = None) -> str:
+    """Runs `code` in a fresh interpreter (cwd = repo root); returns stdout, fails on a non-zero exit."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", **(env or {})}
+    with tempfile.TemporaryDirectory(prefix="kutils-test-") as folder:
+        script = Path(folder) / "script.py"  # a file, so that spawned workers can import its functions
+        script.write_text(textwrap.dedent(code))
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+        )
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
+    return result.stdout
+
+
+# Source of a sampler that records the peak of RssAnon (anonymous resident memory) in a thread.
+RSS_ANON_SAMPLER = """
+import threading, time
+
+def rss_anon_bytes():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no RssAnon in /proc/self/status")
+
+class PeakRssAnon:
+    def __init__(self, interval=0.002):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+    def __enter__(self):
+        self.start = rss_anon_bytes()
+        self.peak = self.start
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_anon_bytes())
+            time.sleep(self.interval)
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_anon_bytes())
+    @property
+    def growth(self):
+        return self.peak - self.start
+"""
