@@ -47,7 +47,17 @@ class ModelNotBuiltError(ValueError):
 
 
 def ensure_built(model: Any, feature: str) -> None:
-    """Raises `ModelNotBuiltError` naming `feature` if `model` is not built yet."""
+    """Checks that `model` is a built Keras model.
+
+    Raises:
+        TypeError: If `model` is not a Keras model.
+        ModelNotBuiltError: If it is not built yet; the message says how to build it.
+    """
+    if not (hasattr(model, "_inbound_nodes") and hasattr(model, "trainable_weights")):
+        raise TypeError(
+            f"{feature} expects a Keras model (Sequential, functional or subclassed); got "
+            f"{type(model).__name__}: {model!r:.80}"
+        )
     if getattr(model, "built", True):
         return
     raise ModelNotBuiltError(
@@ -90,7 +100,11 @@ def graph_operations(graph: Any) -> list[Any]:
     listed too, like Keras 3's own summary does.
     """
     operations = getattr(graph, "_operations", None)
-    return list(operations if operations is not None else graph.layers)
+    if operations is not None:
+        return list(operations)
+    layers = list(graph.layers)  # tf_keras: a Sequential's `layers` omits its input layer
+    missing = [layer for layer in getattr(graph, "_input_layers", []) if layer not in layers]
+    return missing + layers
 
 
 def summary_layers(model: Any) -> list[Any]:
@@ -132,10 +146,12 @@ def node_inputs(node: Any) -> list[Any]:
 
 def node_outputs(node: Any) -> list[Any]:
     """Returns the output tensors of a node, flat."""
-    tensors = getattr(node, "output_tensors", None)  # Keras 3: already flat
-    if tensors is not None:
-        return list(tensors)
-    return list(_flatten(node.outputs))  # tf_keras: a nested structure
+    tensors = getattr(node, "output_tensors", None)
+    if tensors is None:
+        tensors = node.outputs
+    if isinstance(tensors, list) and not any(isinstance(t, list | tuple | dict) for t in tensors):
+        return list(tensors)  # Keras 3: already flat
+    return list(_flatten(tensors))  # tf_keras: may be one tensor or a nested structure
 
 
 def _flatten(structure: Any) -> Iterator[Any]:

@@ -114,6 +114,7 @@ def convert_all_kernels_in_model(model: Any) -> None:
         model: A built Keras model.
 
     Raises:
+        TypeError: If `model` is not a Keras model.
         ModelNotBuiltError: (a `ValueError`) if the model was never built.
 
     Example:

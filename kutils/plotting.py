@@ -81,6 +81,7 @@ def model_to_dot(
 
     Raises:
         PydotNotFoundError: (an `ImportError`) if `pydot` is not installed.
+        TypeError: If `model` is not a Keras model.
         ModelNotBuiltError: (a `ValueError`) if the model was never built.
         ValueError: If `rankdir` is not one of `'TB'`, `'LR'`, `'BT'`, `'RL'`.
 
@@ -135,6 +136,7 @@ def plot_model(
             Graphviz `dot` program and it is not on PATH.
         UnsupportedPlotFormatError: (a `ValueError`) for an extension that
             names no Graphviz output format.
+        TypeError: If `model` is not a Keras model.
         ModelNotBuiltError: (a `ValueError`) if the model was never built.
 
     Example:

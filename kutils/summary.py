@@ -143,6 +143,7 @@ def print_summary(
         `str()` of it is the printed table.
 
     Raises:
+        TypeError: If `model` is not a Keras model.
         ModelNotBuiltError: (a `ValueError`) if the model was never built.
         SummaryPositionsError: (a `ValueError` and `IndexError`) if
             `positions` has fewer entries than there are columns.

@@ -125,6 +125,12 @@ def test_convert_all_kernels_turns_correlation_into_convolution():
     np.testing.assert_allclose(out, np.convolve(signal, kernel, mode="valid"))
 
 
+def test_convert_all_kernels_rejects_a_non_model():
+    """A value that is not a Keras model raises TypeError naming its type."""
+    with pytest.raises(TypeError, match="got ndarray"):
+        convert_all_kernels_in_model(np.zeros((3, 3)))
+
+
 def test_convert_all_kernels_needs_a_built_model():
     """An unbuilt model raises ModelNotBuiltError (a ValueError) naming it."""
     keras = models.keras_module()

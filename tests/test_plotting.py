@@ -160,6 +160,12 @@ def test_rankdir_and_dpi_are_set_and_bad_rankdir_raises():
         model_to_dot(models.functional_chain(), rankdir="XY")
 
 
+def test_non_model_raises_type_error():
+    """model_to_dot of something that is not a Keras model raises TypeError naming its type."""
+    with pytest.raises(TypeError, match="got dict"):
+        model_to_dot({"not": "a model"})
+
+
 def test_unbuilt_model_raises_clear_error():
     """model_to_dot on an unbuilt model raises ModelNotBuiltError (a ValueError) naming it."""
     keras = models.keras_module()

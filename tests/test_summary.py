@@ -118,6 +118,13 @@ def test_unbuilt_model_error_says_how_to_build():
     assert "keras.Input" in str(info.value)
 
 
+@pytest.mark.parametrize("not_a_model", [None, "model", [1, 2]])
+def test_non_model_raises_type_error_naming_it(not_a_model):
+    """Anything but a Keras model raises TypeError naming what was passed."""
+    with pytest.raises(TypeError, match=f"got {type(not_a_model).__name__}"):
+        print_summary(not_a_model)
+
+
 def test_subclassed_model_rows_are_multiple_and_counts_exact():
     """A subclassed model gets the 3-column layout, `multiple` shapes, and exact counts."""
     model = models.subclassed()
