@@ -331,9 +331,32 @@ def _norms(values: np.ndarray, axis: int, order: float | None) -> np.ndarray:
     """The `order`-norms of `values` along `axis`, as a new float array."""
     # Integers are measured in float64, float16 in float32 (so that squares do not overflow).
     work = np.float64 if values.dtype.kind in "biu" else np.promote_types(values.dtype, np.float32)
+    vectors = np.moveaxis(values, axis, -1)
     if order in (2, None) and values.dtype.kind != "c":
         # sqrt(sum(x * x)), reading x once.
-        moved = np.moveaxis(values, axis, -1)
-        squares = np.einsum("...i,...i->...", moved, moved, dtype=work)
-        return np.sqrt(squares, out=squares)
-    return np.linalg.norm(values.astype(work, copy=False), ord=order, axis=axis)
+        norms = np.einsum("...i,...i->...", vectors, vectors, dtype=work)
+        np.sqrt(norms, out=norms)
+    else:
+        norms = np.linalg.norm(values.astype(work, copy=False), ord=order, axis=axis)
+    if values.dtype.kind in "fc" and vectors.shape[-1]:
+        _rescale_extreme_norms(norms, vectors, order)
+    return norms
+
+
+def _rescale_extreme_norms(norms: np.ndarray, vectors: np.ndarray, order: float | None) -> None:
+    """Recomputes, in place, norms that underflowed to 0 or overflowed to inf.
+
+    Squares of tiny (< 1e-19 in float32) or huge (> 1e19) values leave the float
+    range, so Keras 2.2.4 left such vectors unchanged or returned zeros. A norm
+    scales with its vector, so those vectors are measured divided by their
+    largest magnitude and the norm is scaled back.
+    """
+    extreme = (norms == 0) | np.isinf(norms)
+    if not extreme.any():
+        return
+    magnitudes = np.abs(vectors[extreme]).astype(norms.dtype, copy=False)
+    scale = magnitudes.max(axis=-1)
+    usable = np.isfinite(scale) & (scale > 0)  # all-zero vectors really have norm 0
+    scale = scale[usable]
+    rescaled = np.linalg.norm(magnitudes[usable] / scale[:, np.newaxis], ord=order, axis=-1) * scale
+    norms.reshape(-1)[np.flatnonzero(extreme)[usable]] = rescaled

@@ -256,7 +256,7 @@ def test_to_categorical_rejects_non_integer_num_classes(num_classes):
 float_arrays = hnp.arrays(
     dtype=st.sampled_from([np.float32, np.float64]),
     shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=6),
-    elements=st.floats(-1e3, 1e3, width=32),
+    elements=st.floats(-1e3, 1e3, width=32, allow_subnormal=False),
 )
 
 
@@ -319,6 +319,17 @@ def test_normalize_float16_large_values_do_not_overflow():
     """float16 vectors whose squares exceed the float16 range still normalize correctly."""
     x = np.array([[300.0, 400.0]], dtype=np.float16)
     np.testing.assert_allclose(normalize(x), [[0.6, 0.8]], rtol=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-44, 1e20, 1e37])
+@pytest.mark.parametrize("order", [2, 1, np.inf])
+def test_normalize_float32_extreme_magnitudes(scale, order):
+    """Tiny or huge float32 vectors, whose squares leave the float32 range, still come out normalized."""
+    x = np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32) * np.float32(scale)
+    expected = reference_normalize(np.array([[3.0, 4.0], [0.0, 0.0]]), -1, order)
+    result = normalize(x, order=order)
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, expected, rtol=1e-5 if scale > 1e-40 else 0.2)
 
 
 def test_normalize_complex_input():
