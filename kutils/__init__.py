@@ -6,9 +6,7 @@ models. `import kutils` loads only numpy; TensorFlow, Keras, h5py, pydot and
 requests are imported on first use of a name that needs them.
 """
 
-from __future__ import annotations
-
-from ._lazy import lazy_exports
+from ._lazy import lazy_exports as _lazy_exports
 
 __version__ = "0.1.0"
 
@@ -67,4 +65,4 @@ _KERAS2_SUBMODULES = (
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _KERAS2_SUBMODULES)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, _KERAS2_SUBMODULES)

@@ -3,9 +3,7 @@
 Names are re-exported lazily from the kutils module that defines them.
 """
 
-from __future__ import annotations
-
-from ._lazy import lazy_exports
+from ._lazy import lazy_exports as _lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "get_file": ".download",
@@ -20,4 +18,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
