@@ -36,10 +36,11 @@ if MODE == "mirrored":
     _CPU = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+import h5py  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kutils import distributed_fit  # noqa: E402
+from kutils import ArraySequence, HDF5Matrix, distributed_fit  # noqa: E402
 
 SAMPLES, BATCH, EPOCHS, SEED = 61, 16, 3, 3  # 61 rows: the last batch (13) splits unevenly
 
@@ -142,6 +143,20 @@ def run_mirrored() -> dict[str, Any]:
     for name, run in runs.items():
         model = build_model(mirrored)
         results[name] = summary(model, run(model))
+
+    model = build_model(mirrored)
+    sequence = ArraySequence(x, y, batch_size=BATCH)
+    results["array_sequence"] = summary(
+        model, distributed_fit(model, sequence, epochs=EPOCHS, shuffle=False, verbose=0)
+    )
+
+    with h5py.File(OUT_DIR / "data.h5", "w") as file:
+        file["x"], file["y"] = x, y
+    model = build_model(mirrored)
+    hdf5_x, hdf5_y = HDF5Matrix(str(OUT_DIR / "data.h5"), "x"), HDF5Matrix(str(OUT_DIR / "data.h5"), "y")
+    results["hdf5_shuffled"] = summary(
+        model, distributed_fit(model, hdf5_x, hdf5_y, seed=SEED, **fit_options)
+    )
 
     sequence = Batches(x, y)
     model = build_model(mirrored)

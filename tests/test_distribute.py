@@ -98,9 +98,9 @@ def test_mirrored_strategy_runs_two_replicas(mirrored: dict[str, Any]) -> None:
     assert mirrored["replicas"] == 2
 
 
-@pytest.mark.parametrize("source", ["numpy", "array_like", "dataset", "pydataset"])
+@pytest.mark.parametrize("source", ["numpy", "array_like", "dataset", "pydataset", "array_sequence"])
 def test_mirrored_training_matches_keras_fit_on_one_device(mirrored: dict[str, Any], source: str) -> None:
-    """From numpy, an array-like, tf.data or a PyDataset: weights and history equal Keras `fit`'s."""
+    """numpy, array-like, tf.data, PyDataset or ArraySequence input: weights and history equal `fit`'s."""
     assert _max_weight_diff(mirrored[source], mirrored["keras_fit"]) <= TOLERANCE
     _assert_same_history(mirrored[source]["history"], mirrored["keras_fit"]["history"])
 
@@ -117,6 +117,12 @@ def test_same_seed_gives_same_shuffled_batches_under_any_strategy(mirrored: dict
     assert _max_weight_diff(shuffled["mirrored"], shuffled["default"]) <= TOLERANCE
     assert _max_weight_diff(shuffled["mirrored"], mirrored["numpy"]) > 1e-4  # the order did change
     _assert_same_history(shuffled["mirrored"]["history"], shuffled["default"]["history"])
+
+
+def test_shuffled_hdf5_matrices_train_like_shuffled_numpy(mirrored: dict[str, Any]) -> None:
+    """HDF5Matrix inputs read in shuffled row order give the same training as numpy arrays."""
+    assert _max_weight_diff(mirrored["hdf5_shuffled"], mirrored["shuffled"]["default"]) <= TOLERANCE
+    _assert_same_history(mirrored["hdf5_shuffled"]["history"], mirrored["shuffled"]["default"]["history"])
 
 
 def test_sequence_on_epoch_end_runs_after_every_epoch(mirrored: dict[str, Any]) -> None:
