@@ -88,10 +88,10 @@ def model_to_dot(
     Example:
 
     >>> import keras
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")])
+    >>> model = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dense(2, name="d")])
     >>> dot = model_to_dot(model)
     >>> sorted(node.get_label() for node in dot.get_nodes() if node.get_label())
-    ['d: Dense', 'input_layer: InputLayer']
+    ['d: Dense', 'x: InputLayer']
     """
     pydot = _import_pydot("model_to_dot")
     if rankdir not in _RANKDIRS:
