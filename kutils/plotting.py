@@ -18,9 +18,11 @@ from types import ModuleType
 from typing import Any
 
 from . import _introspect
+from ._introspect import ModelNotBuiltError
 
 __all__ = [
     "GraphvizNotFoundError",
+    "ModelNotBuiltError",
     "PydotNotFoundError",
     "UnsupportedPlotFormatError",
     "model_to_dot",

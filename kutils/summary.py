@@ -18,8 +18,16 @@ from typing import Any
 import numpy as np
 
 from . import _introspect
+from ._introspect import ModelNotBuiltError
 
-__all__ = ["ModelSummary", "SummaryPositionsError", "SummaryRow", "count_params", "print_summary"]
+__all__ = [
+    "ModelNotBuiltError",
+    "ModelSummary",
+    "SummaryPositionsError",
+    "SummaryRow",
+    "count_params",
+    "print_summary",
+]
 
 _SEQUENTIAL_LAYOUT = (65, (0.45, 0.85, 1.0), ("Layer (type)", "Output Shape", "Param #"))
 _GRAPH_LAYOUT = (98, (0.33, 0.55, 0.67, 1.0), ("Layer (type)", "Output Shape", "Param #", "Connected to"))

@@ -235,5 +235,6 @@ def test_count_params_rejects_objects_without_shape():
 
 def test_public_names_and_keras2_paths():
     """print_summary and count_params are reachable from kutils and kutils.layer_utils."""
+    assert kutils.summary.ModelNotBuiltError is ModelNotBuiltError
     assert kutils.print_summary is print_summary is layer_utils.print_summary
     assert layer_utils.count_params is count_params
