@@ -162,6 +162,48 @@ def _tour_summary(workdir: Path, say: Say) -> None:
     say(f"plot_model wrote {path.name} ({path.stat().st_size:,} bytes, Graphviz PNG)")
 
 
+# Logical CPU devices can only be set before TensorFlow starts, so this runs in a fresh interpreter.
+_MULTI_GPU_TOUR_SCRIPT = """
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from kutils import multi_gpu_model
+
+keras.utils.set_random_seed(0)
+layers = [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+template = keras.Sequential(layers)
+parallel = multi_gpu_model(template, devices=["/cpu:0", "/cpu:1"])
+print(f"multi_gpu_model(template, devices=['/cpu:0', '/cpu:1']) -> {parallel.name}")
+print("  each batch is split in 2, one replica per logical CPU, outputs merged on /cpu:0")
+x = np.random.default_rng(0).standard_normal((64, 4)).astype("float32")
+y = x.sum(axis=1, keepdims=True)
+parallel.compile(optimizer="sgd", loss="mse")
+before = template.get_weights()[0].copy()
+loss = parallel.fit(x, y, batch_size=16, epochs=1, verbose=0).history["loss"][0]
+moved = float(np.abs(template.get_weights()[0] - before).max())
+print(f"parallel.fit: 1 epoch, loss {loss:.4f}; the template's kernel moved by {moved:.4f} (shared weights)")
+diff = float(np.abs(parallel.predict(x, verbose=0) - template.predict(x, verbose=0)).max())
+print(f"parallel.predict equals template.predict (max difference {diff:.1e})")
+"""
+
+
+def _tour_multi_gpu(workdir: Path, say: Say) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    completed = subprocess.run(
+        [sys.executable, "-c", _MULTI_GPU_TOUR_SCRIPT], capture_output=True, text=True, timeout=300, env=env
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the multi_gpu_model tour script failed:\n{completed.stderr[-3000:]}")
+    for line in completed.stdout.splitlines():
+        say(line)
+
+
 # Steps in tour order: (name, one-line summary, function).
 _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("array_ops", "to_categorical and normalize", _tour_array_ops),
@@ -169,6 +211,7 @@ _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("custom_objects", "custom names in a Keras 3 model, saved and loaded", _tour_custom_objects),
     ("get_file", "download with a sha256 hash from a file:// origin, extract, cache hit", _tour_get_file),
     ("summary", "print_summary and plot_model on a functional model", _tour_summary),
+    ("multi_gpu", "multi_gpu_model on 2 logical CPUs: fit, shared weights", _tour_multi_gpu),
 ]
 
 
