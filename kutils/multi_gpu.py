@@ -140,10 +140,12 @@ def _relocate_variables(model: Any, device: str) -> None:
             setattr(model, compiled_function, None)
 
 
+@keras.saving.register_keras_serializable(package="kutils", name="ReplicatedTemplate")
 class _ReplicatedTemplate(_Layer):
     """Calls `template` once per device on that device's slice of the batch.
 
     Returns one list per template output, holding that output's per-device parts.
+    Serializable, so the parallel model itself can be saved (2.2.4's could not).
     """
 
     def __init__(self, template: Any, devices: Sequence[str], split_device: str, **kwargs: Any) -> None:
@@ -166,7 +168,21 @@ class _ReplicatedTemplate(_Layer):
             per_device.append(tf.nest.flatten(outputs))
         return [list(parts_of_output) for parts_of_output in zip(*per_device, strict=True)]
 
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "template": keras.saving.serialize_keras_object(self.template),
+            "devices": self.devices,
+            "split_device": self.split_device,
+        }
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _ReplicatedTemplate:
+        template = keras.saving.deserialize_keras_object(config.pop("template"))
+        return cls(template, **config)
+
+
+@keras.saving.register_keras_serializable(package="kutils", name="ConcatenateOn")
 class _ConcatenateOn(_Layer):
     """Concatenates sub-batch outputs along the batch axis on `device`."""
 
@@ -177,6 +193,9 @@ class _ConcatenateOn(_Layer):
     def call(self, parts: list[Any]) -> Any:
         with tf.device(self.device):
             return tf.concat(parts, axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "device": self.device}
 
 
 def multi_gpu_model(

@@ -171,13 +171,20 @@ def check_training(workdir: Path) -> dict[str, Any]:
     template = _single_io_model(6)
     parallel = multi_gpu_model(template, devices=DEVICE_SETS["2"])
     parallel.compile(optimizer="rmsprop", loss="mse")
-    parallel.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    checkpoint = keras.callbacks.ModelCheckpoint(workdir / "parallel_checkpoint.keras")
+    parallel.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[checkpoint])
     expected = parallel.predict(x, verbose=0)
     saved = {}
     for filename in ("my model.h5", "template.keras"):
         template.save(workdir / filename)
         reloaded = keras.models.load_model(workdir / filename, compile=False)
         saved[filename] = _max_diff([reloaded.predict(x, verbose=0)], [expected])
+    # Beyond 2.2.4: the parallel model itself saves (and ModelCheckpoint on it works).
+    parallel.save(workdir / "parallel.keras")
+    for filename in ("parallel.keras", "parallel_checkpoint.keras"):
+        reloaded = keras.models.load_model(workdir / filename)
+        saved[filename] = _max_diff([reloaded.predict(x, verbose=0)], [expected])
+        saved[f"{filename} devices"] = reloaded.get_layer("replicated_template").devices
     template.save_weights(workdir / "template.weights.h5")
     fresh = _single_io_model(7)
     fresh.load_weights(workdir / "template.weights.h5")

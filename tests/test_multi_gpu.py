@@ -140,6 +140,13 @@ def test_saved_template_reloads_with_the_parallel_models_predictions(
     assert results["training"]["saved"][saved_as] <= FLOAT_TOLERANCE
 
 
+@pytest.mark.parametrize("saved_as", ["parallel.keras", "parallel_checkpoint.keras"])
+def test_parallel_model_itself_saves_and_reloads(results: dict[str, Any], saved_as: str) -> None:
+    """Unlike 2.2.4 (kk#8446), `parallel.save` and ModelCheckpoint on the parallel model work."""
+    assert results["training"]["saved"][saved_as] <= FLOAT_TOLERANCE
+    assert results["training"]["saved"][f"{saved_as} devices"] == ["/cpu:0", "/cpu:1"]
+
+
 def test_cpu_relocation_moves_weights_to_cpu0_and_keeps_them_shared(results: dict[str, Any]) -> None:
     """Unlike 2.2.4's clone (keras#11313), relocation keeps the template's variables, values and training."""
     outcome = results["cpu_relocation"]
