@@ -15,7 +15,7 @@ shapes, otherwise no single shape (shown as `multiple`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "ModelNotBuiltError",
@@ -53,7 +53,8 @@ def ensure_built(model: Any, feature: str) -> None:
         TypeError: If `model` is not a Keras model.
         ModelNotBuiltError: If it is not built yet; the message says how to build it.
     """
-    if not (hasattr(model, "_inbound_nodes") and hasattr(model, "trainable_weights")):
+    # Looked up on the class: `trainable_weights` is a property that walks every layer.
+    if not (hasattr(model, "_inbound_nodes") and hasattr(type(model), "trainable_weights")):
         raise TypeError(
             f"{feature} expects a Keras model (Sequential, functional or subclassed); got "
             f"{type(model).__name__}: {model!r:.80}"
@@ -197,8 +198,8 @@ def _shape_of(tensor: Any) -> Shape | None:
     shape = getattr(tensor, "shape", None)
     if shape is None:
         return None
-    if type(shape) is tuple and all(dim is None or type(dim) is int for dim in shape):
-        return shape  # Keras 3 already gives a tuple of ints and None
+    if type(shape) is tuple:
+        return shape  # Keras 3 standardizes shapes to tuples of int and None
     if hasattr(shape, "as_list"):  # tf.TensorShape (tf_keras)
         try:
             shape = shape.as_list()
@@ -208,12 +209,12 @@ def _shape_of(tensor: Any) -> Shape | None:
 
 
 def _common_shape(per_node: list[list[Shape | None]]) -> LayerShape:
-    if not per_node or any(shapes != per_node[0] for shapes in per_node[1:]):
+    if not per_node or per_node.count(per_node[0]) != len(per_node):
         return None
     shapes = per_node[0]
-    if not shapes or any(shape is None for shape in shapes):
+    if not shapes or None in shapes:
         return None
-    known: list[Shape] = [shape for shape in shapes if shape is not None]
+    known = cast(list[Shape], shapes)
     return known[0] if len(known) == 1 else known
 
 
