@@ -783,10 +783,12 @@ def _fetch_http(
 
 
 def _body_reader(response: Any) -> Callable[[int], bytes]:
-    """Reads the raw body as it arrives: bytes received before a broken connection are kept."""
+    """Reads the raw body (no content decoding) in full chunks of the size asked.
+
+    A chunk cut short by a broken connection is lost, so a resume restarts at
+    most one chunk early.
+    """
     raw = response.raw
-    if hasattr(raw, "read1"):  # urllib3 >= 2
-        return lambda size: raw.read1(size, decode_content=False)
     return lambda size: raw.read(size, decode_content=False)
 
 
