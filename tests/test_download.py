@@ -422,3 +422,11 @@ def test_validate_file_rejects_a_hash_of_unknown_length(tmp_path: Path):
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match="'abcd'"):
         validate_file(path, "abcd")
+
+
+def test_validate_file_needs_a_hash(tmp_path: Path):
+    """validate_file(path, None) raises ValueError naming the missing hash and the file."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x")
+    with pytest.raises(ValueError, match="file_hash=None"):
+        validate_file(path, None)  # type: ignore[arg-type]
