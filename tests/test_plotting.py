@@ -145,6 +145,34 @@ def test_wrapper_label_names_the_wrapped_layer():
     assert "td(inner): TimeDistributed(Dense)" in labels.values()
 
 
+def test_expanded_wrapper_around_a_model_keeps_its_node_and_adds_the_cluster():
+    """A Wrapper of a model, expanded, is wired input -> wrapper -> inner cluster -> next layer (2.2.5)."""
+    keras = models.keras_module()
+    frame = keras.Input((4,), name="frame")
+    inner = keras.Model(frame, keras.layers.Dense(2, name="per_frame")(frame), name="frame_model")
+    clip = keras.Input((3, 4), name="clip")
+    flat = keras.layers.Flatten(name="flat")(keras.layers.TimeDistributed(inner, name="td")(clip))
+    model = keras.Model(clip, flat)
+    assert "td(frame_model): TimeDistributed(Functional)" in _labels(model_to_dot(model)).values()
+    expanded = model_to_dot(model, expand_nested=True)
+    assert "td: TimeDistributed" in _labels(expanded).values()
+    assert [sub.get_name() for sub in expanded.get_subgraphs()] == ["cluster_frame_model"]
+    assert _edges_by_name(expanded) == {
+        ("clip", "td"),
+        ("td", "frame"),
+        ("frame", "per_frame"),
+        ("per_frame", "flat"),
+    }
+
+
+def test_subgraph_true_returns_a_dashed_cluster():
+    """subgraph=True gives a pydot.Cluster named and labelled after the model."""
+    cluster = model_to_dot(models.functional_chain(), subgraph=True)
+    assert isinstance(cluster, pydot.Cluster)
+    attributes = (cluster.get_name(), cluster.get("label"), cluster.get("style"))
+    assert attributes == ("cluster_chain", "chain", "dashed")
+
+
 def test_subclassed_model_is_a_single_node():
     """A subclassed model has no layer graph: it is drawn as one node named after the model."""
     dot = model_to_dot(models.subclassed())

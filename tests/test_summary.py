@@ -183,6 +183,21 @@ def test_nested_model_without_expand_is_one_row():
     ]
 
 
+def test_expanded_nested_rows_in_graph_layout_show_inner_connections():
+    """In the 4-column layout, expanded inner rows list their connections inside the nested model."""
+    keras = models.keras_module()
+    inner_in = keras.Input((8,), name="inner_in")
+    encoder = keras.Model(inner_in, keras.layers.Dense(4, name="inner_dense")(inner_in), name="encoder")
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    model = keras.Model([a, b], keras.layers.Add(name="sum")([encoder(a), encoder(b)]))
+    summary, lines = _capture(model, expand_nested=True)
+    rows = {(r.name, r.depth): r.connections for r in summary.rows}
+    assert rows[("encoder", 0)] == ("a[0][0]", "b[0][0]")
+    assert rows[("inner_dense", 1)] == ("inner_in[0][0]",)
+    assert rows[("sum", 0)] == ("encoder[0][0]", "encoder[1][0]")
+    assert any(line.startswith("| inner_dense (Dense)") for line in lines)
+
+
 def test_large_counts_use_thousands_separators_in_footer_only():
     """The footer uses {:,} and the Param # cell does not, as in 2.2.4."""
     keras = models.keras_module()
