@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from _download_support import isolated_home_fixture, payload, python_child, server_fixture, sha256  # noqa: F401
+from _download_support import (  # noqa: F401
+    REPO_ROOT,
+    isolated_home_fixture,
+    payload,
+    python_child,
+    server_fixture,
+    sha256,
+)
 from _http_server import TestServer
 
 from kutils.download import DownloadError, get_file
@@ -194,3 +204,34 @@ def test_eight_processes_share_one_transfer(server: TestServer, tmp_path: Path):
     lines = {out.strip().splitlines()[-1] for out, _ in outputs}
     assert lines == {f"{sha256(data)} {tmp_path / 'datasets' / 'shared.bin'}"}
     assert server.requests("/shared.bin") == 1
+
+
+_TERMINAL_CHILD = """
+import sys
+from kutils.download import get_file
+get_file("tty.bin", sys.argv[1], cache_dir=sys.argv[2])
+"""
+
+
+def test_progress_bar_on_a_terminal_by_default(server: TestServer, tmp_path: Path):
+    """With progress=None and stdout a terminal (a real pty), the Progbar redraws in place up to the size."""
+    import pty
+
+    url = server.add("/tty.bin", DATA)
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _TERMINAL_CHILD, url, str(tmp_path)],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+    )
+    os.close(follower)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO once the child has exited and the pty is drained
+        while chunk := os.read(leader, 65536):
+            output += chunk
+    os.close(leader)
+    assert child.wait(timeout=60) == 0, child.stderr.read() if child.stderr else ""
+    text = output.decode()
+    assert "\r" in text
+    assert f"{len(DATA)}/{len(DATA)} [" in text
