@@ -196,6 +196,7 @@ class ProcessWorkers:
                 else:
                     worker = by_sentinel[ready]
                     waitables.remove(ready)
+                    worker.process.join(1)  # the sentinel can fire just before the exit code is ready
                     while worker.connection in waitables and worker.connection.poll():
                         self._receive(worker, worker.connection, waitables)
                     self._fail_worker(worker, f"exited with code {worker.process.exitcode}")

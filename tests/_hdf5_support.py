@@ -41,14 +41,16 @@ def write_layouts(path: Path, data: np.ndarray) -> Path:
     return path
 
 
-def run_python(code: str, timeout: float = 180, env: dict[str, str] | None = None) -> str:
-    """Runs `code` in a fresh interpreter (cwd = repo root); returns stdout, fails on a non-zero exit."""
+def run_python(
+    code: str, timeout: float = 180, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> str:
+    """Runs `code` as a script in a fresh interpreter (cwd: repo root); returns stdout; asserts exit 0."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", **(env or {})}
     with tempfile.TemporaryDirectory(prefix="kutils-test-") as folder:
         script = Path(folder) / "script.py"  # a file, so that spawned workers can import its functions
         script.write_text(textwrap.dedent(code))
         result = subprocess.run(
-            [sys.executable, str(script)],
+            [sys.executable, str(script), *args],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -340,3 +340,27 @@ print(predicting.growth >> 20, fitting.growth >> 20, streamed.shape[0], differen
     assert int(predict_mib) <= 256, f"predict grew RssAnon by {predict_mib} MiB"
     assert int(fit_mib) <= 256, f"fit grew RssAnon by {fit_mib} MiB"
     assert float(max_difference) < 1e-4
+
+
+@pytest.mark.slow
+def test_keras3_process_workers_read_hdf5(data_file: Path):
+    """ArraySequence(HDF5Matrix, workers=2, use_multiprocessing=True) in Keras 3 fit/predict matches numpy."""
+    out = run_python(
+        f"""
+        import numpy as np, keras
+        from kutils import ArraySequence, HDF5Matrix
+
+        if __name__ == "__main__":
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+            model.compile(optimizer="sgd", loss="mse")
+            x = HDF5Matrix({str(data_file)!r}, "x", normalizer=lambda block: block / 100)
+            y = HDF5Matrix({str(data_file)!r}, "y")
+            loading = dict(workers=2, use_multiprocessing=True)
+            model.fit(ArraySequence(x, y, batch_size=16, shuffle=True, **loading), epochs=2, verbose=0)
+            streamed = model.predict(ArraySequence(x, batch_size=16, **loading), verbose=0)
+            print(float(np.abs(streamed - model.predict(np.asarray(x), verbose=0)).max()))
+        """,
+        timeout=240,
+    )
+    assert float(out.split()[-1]) < 1e-5
