@@ -186,7 +186,8 @@ def get_file(
         retries: Keyword-only. Extra attempts after a network error, an HTTP
             5xx/408/429 answer, a truncated body or a hash mismatch. An
             interrupted transfer resumes with an HTTP Range request when the
-            server supports it.
+            server supports it; an attempt that gets further into the file
+            than any before starts the count again.
         retry_backoff: Keyword-only. Seconds to wait before the first retry;
             doubled at each retry, at most 10 s.
         verify: Keyword-only. 'once' (default) trusts a hash verified before
@@ -665,7 +666,8 @@ def _fetch_with_retries(
 ) -> str:
     """Fetches into `sink`, retrying as `options` allow; returns the hex digest of the file."""
     progress = _Progress(options.progress)
-    failures = 0
+    failures = 0  # failed attempts in a row that got no further into the file than an earlier one
+    furthest = 0
     session = None
     try:
         while True:
@@ -678,6 +680,8 @@ def _fetch_with_retries(
                     _fetch_http(session, origin, fpath, sink, options, progress)
                 return _checked_digest(origin, fpath, sink, want)
             except _Retry as retry:
+                if sink.size > furthest:  # a flaky link that still makes headway, not a dead end
+                    furthest, failures = sink.size, 0
                 failures += 1
                 if failures > options.retries:
                     raise retry.error from None

@@ -67,6 +67,14 @@ def test_dropped_connection_resumes_with_range(server: TestServer, tmp_path: Pat
     assert route.bytes_sent == DROP_AT + len(BIG) - resumed_at
 
 
+def test_retries_count_again_while_the_download_makes_headway(server: TestServer, tmp_path: Path):
+    """A link that breaks on every answer but gets further each time finishes, even with retries=1."""
+    url = server.add("/flaky-link.bin", BIG, drop_after=1_200_000)
+    path = get_file("flaky-link.bin", url, file_hash=sha256(BIG), cache_dir=tmp_path, retries=1, **NO_WAIT)
+    assert Path(path).read_bytes() == BIG
+    assert server.requests("/flaky-link.bin") == 3
+
+
 def test_server_ignoring_range_restarts_cleanly(server: TestServer, tmp_path: Path):
     """When the server answers a Range request with the whole file, the download starts over cleanly."""
     url = server.add("/norange.bin", BIG, faults=1, drop_after=DROP_AT, ignore_range=True)
