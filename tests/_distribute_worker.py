@@ -5,10 +5,11 @@ logical devices, then compares `distributed_fit` under MirroredStrategy and
 the default strategy with Keras `model.fit`, over every kind of input data,
 and records the error paths.
 
-`python tests/_distribute_worker.py worker OUT_DIR INDEX PORT0,PORT1`: one of
-two MultiWorkerMirroredStrategy workers on 127.0.0.1. Phase 1 trains the
-shared model; phase 2 trains again and worker 1 dies mid-epoch, so worker 0
-records how (and how fast) it failed.
+`python tests/_distribute_worker.py worker OUT_DIR INDEX PORT0,PORT1 SCENARIO`:
+one of two MultiWorkerMirroredStrategy workers on 127.0.0.1. Scenario 'die':
+phase 1 trains the shared model; phase 2 trains again and worker 1 dies
+mid-epoch, so worker 0 records how (and how fast) it failed. Scenario 'hang':
+worker 1 stalls mid-epoch and worker 0 relies on the collective timeout.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import numpy as np  # noqa: E402
 from kutils import ArraySequence, HDF5Matrix, distributed_fit  # noqa: E402
 
 SAMPLES, BATCH, EPOCHS, SEED = 61, 16, 3, 3  # 61 rows: the last batch (13) splits unevenly
+COLLECTIVE_TIMEOUT, HANG_SECONDS = 15.0, 120.0
 
 
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,26 +206,25 @@ def run_mirrored() -> dict[str, Any]:
     return results
 
 
-class DieAtBatch(keras.callbacks.Callback):
-    """Ends this worker process abruptly, as a crash would."""
+class FailAtBatch(keras.callbacks.Callback):
+    """At batch 1, ends this worker abruptly (as a crash would) or makes it hang."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         if batch == 1:
+            if self.how == "hang":
+                time.sleep(HANG_SECONDS)
             os._exit(17)
 
 
-def run_worker() -> None:
+def _train_until_peer_fails(strategy: Any, how: str) -> dict[str, Any]:
+    """Trains until worker 1 dies or hangs; returns what worker 0 raised, and after how long."""
     x, y, _ = data()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
     model = build_model(strategy)
-    history = distributed_fit(
-        model, x, y, strategy=strategy, batch_size=BATCH, epochs=EPOCHS, seed=SEED, verbose=0
-    )
-    results: dict[str, Any] = {"replicas": strategy.num_replicas_in_sync, **summary(model, history)}
-    (OUT_DIR / f"worker{_INDEX}.json").write_text(json.dumps(results))
-
-    model = build_model(strategy)
-    callbacks = [DieAtBatch()] if _INDEX == 1 else []
+    callbacks = [FailAtBatch(how)] if _INDEX == 1 else []
     started = time.monotonic()
     try:
         distributed_fit(
@@ -232,8 +233,27 @@ def run_worker() -> None:
         failure = ["no error", ""]
     except Exception as error:  # recorded for the test
         failure = [type(error).__name__, str(error)]
-    results["after_peer_death"] = {"error": failure, "seconds": time.monotonic() - started}
-    (OUT_DIR / f"worker{_INDEX}.json").write_text(json.dumps(results))
+    return {"error": failure, "seconds": time.monotonic() - started}
+
+
+def run_worker(scenario: str) -> None:
+    """'die': train (phase 1), then worker 1 crashes mid-epoch. 'hang': worker 1 stalls, timeout set."""
+    out = OUT_DIR / f"{scenario}{_INDEX}.json"
+    if scenario == "hang":
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        out.write_text(json.dumps({"after_peer_hang": _train_until_peer_fails(strategy, "hang")}))
+        os._exit(0)
+    x, y, _ = data()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    model = build_model(strategy)
+    history = distributed_fit(
+        model, x, y, strategy=strategy, batch_size=BATCH, epochs=EPOCHS, seed=SEED, verbose=0
+    )
+    results: dict[str, Any] = {"replicas": strategy.num_replicas_in_sync, **summary(model, history)}
+    out.write_text(json.dumps(results))
+    results["after_peer_death"] = _train_until_peer_fails(strategy, "die")
+    out.write_text(json.dumps(results))
     os._exit(0)  # skip the TF runtime's shutdown handshake with the dead peer
 
 
@@ -241,4 +261,4 @@ if __name__ == "__main__":
     if MODE == "mirrored":
         (OUT_DIR / "mirrored.json").write_text(json.dumps(run_mirrored()))
     else:
-        run_worker()
+        run_worker(sys.argv[5])

@@ -8,7 +8,6 @@ workers on 127.0.0.1 with `TF_CONFIG`. The tests compare their JSON results.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -62,34 +61,47 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-@pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two MultiWorkerMirroredStrategy workers: phase 1 trains, phase 2 loses worker 1 mid-epoch."""
-    workdir = tmp_path_factory.mktemp("workers")
+def _run_worker_pair(workdir: Path, scenario: str, grace: float) -> dict[str, Any]:
+    """Starts two workers, waits for worker 0, then for worker 1 (up to `grace` s) before killing it."""
     ports = ",".join(map(str, _free_ports(2)))
     processes = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), "worker", str(workdir), str(index), ports],
-            stdout=subprocess.PIPE,
+            [sys.executable, str(WORKER), "worker", str(workdir), str(index), ports, scenario],
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
         )
         for index in range(2)
     ]
-    outputs = []
     try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=SUBPROCESS_TIMEOUT))
+        _, first_stderr = processes[0].communicate(timeout=SUBPROCESS_TIMEOUT)
+        try:
+            processes[1].wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            processes[1].kill()  # a hanging worker is ended here, after worker 0 gave up on it
+            processes[1].wait()
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    results = {f"worker{i}": json.loads((workdir / f"worker{i}.json").read_text()) for i in range(2)}
+    written = [workdir / f"{scenario}{i}.json" for i in (0, 1)]
+    results = {f"worker{i}": json.loads(path.read_text()) for i, path in enumerate(written) if path.exists()}
     results["returncodes"] = [process.returncode for process in processes]
-    results["stderr"] = [stderr[-3000:] for _, stderr in outputs]
+    results["stderr"] = first_stderr[-3000:]
     return results
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two MultiWorkerMirroredStrategy workers: phase 1 trains, phase 2 loses worker 1 mid-epoch."""
+    return _run_worker_pair(tmp_path_factory.mktemp("workers"), "die", grace=60)
+
+
+@pytest.fixture(scope="module")
+def hanging_workers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two workers with a collective timeout; worker 1 stalls mid-epoch."""
+    return _run_worker_pair(tmp_path_factory.mktemp("hanging"), "hang", grace=0)
 
 
 @pytest.mark.slow
@@ -196,3 +208,17 @@ def test_dead_worker_makes_the_survivor_fail_quickly_and_clearly(workers: dict[s
     assert "peer worker probably died" in message
     assert "epoch 1" in message
     assert workers["worker0"]["after_peer_death"]["seconds"] < 120
+
+
+@pytest.mark.slow
+def test_hanging_worker_makes_the_survivor_fail_after_the_collective_timeout(
+    hanging_workers: dict[str, Any],
+) -> None:
+    """A stalled worker is caught by CommunicationOptions(timeout_seconds=15): WorkerFailureError."""
+    assert hanging_workers["returncodes"][0] == 0, hanging_workers["stderr"]
+    outcome = hanging_workers["worker0"]["after_peer_hang"]
+    type_name, message = outcome["error"]
+    assert type_name == "WorkerFailureError"
+    assert "DeadlineExceededError" in message
+    assert "timed out" in message
+    assert 15 <= outcome["seconds"] < 120
