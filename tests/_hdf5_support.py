@@ -63,35 +63,5 @@ def run_python(
     return result.stdout
 
 
-# Source of a sampler that records the peak of RssAnon (anonymous resident memory) in a thread.
-RSS_ANON_SAMPLER = """
-import threading, time
-
-def rss_anon_bytes():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no RssAnon in /proc/self/status")
-
-class PeakRssAnon:
-    def __init__(self, interval=0.002):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-    def __enter__(self):
-        self.start = rss_anon_bytes()
-        self.peak = self.start
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_anon_bytes())
-            time.sleep(self.interval)
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_anon_bytes())
-    @property
-    def growth(self):
-        return self.peak - self.start
-"""
+# Prepended to subprocess scripts that measure memory: makes tests/_rss.py importable.
+RSS_ANON_SAMPLER = f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\nfrom _rss import PeakRssAnon\n"
