@@ -204,6 +204,36 @@ def _tour_multi_gpu(workdir: Path, say: Say) -> None:
         say(line)
 
 
+def _tour_hdf5(workdir: Path, say: Say) -> None:
+    import h5py
+
+    from kutils import ArraySequence, HDF5Matrix
+    from kutils._keras import import_keras
+
+    keras = import_keras("the HDF5 tour")
+    path = workdir / "file.hdf5"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1000, 8)).astype("float32")
+    with h5py.File(path, "w") as file:
+        file.create_dataset("data", data=x, chunks=(100, 8))
+        file.create_dataset("labels", data=x @ np.linspace(-1, 1, 8, dtype="float32")[:, None])
+    say(f"wrote {path.name}: 'data' {x.shape} float32 (chunked), 'labels' (1000, 1)")
+    x_data = HDF5Matrix(path, "data", start=100)
+    say(f"HDF5Matrix({path.name!r}, 'data', start=100): len {len(x_data)}, shape {x_data.shape}")
+    say(f"  x_data[[5, 0, 5]] (any order, repeats) -> shape {x_data[[5, 0, 5]].shape}")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    say(f"model.predict(x_data) (Keras 3 reads it into memory) -> {model.predict(x_data, verbose=0).shape}")
+    sequence = ArraySequence(x_data, HDF5Matrix(path, "labels", start=100), batch_size=64, shuffle="batch")
+    history = model.fit(sequence, epochs=3, verbose=0)
+    losses = ", ".join(f"{loss:.3f}" for loss in history.history["loss"])
+    say(f"fit(ArraySequence(x, y, batch_size=64, shuffle='batch')): {len(sequence)} batches, loss {losses}")
+    streamed = model.predict(ArraySequence(x_data, batch_size=256), verbose=0)
+    say(f"model.predict(ArraySequence(x_data, batch_size=256)) streams batches -> {streamed.shape}")
+    x_data.close()
+
+
 # Steps in tour order: (name, one-line summary, function).
 _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("array_ops", "to_categorical and normalize", _tour_array_ops),
@@ -212,6 +242,7 @@ _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("get_file", "download with a sha256 hash from a file:// origin, extract, cache hit", _tour_get_file),
     ("summary", "print_summary and plot_model on a functional model", _tour_summary),
     ("multi_gpu", "multi_gpu_model on 2 logical CPUs: fit, shared weights", _tour_multi_gpu),
+    ("hdf5", "HDF5Matrix and ArraySequence: predict and fit from an HDF5 file", _tour_hdf5),
 ]
 
 
