@@ -228,7 +228,9 @@ def multi_gpu_model(
         cpu_relocation: Whether to move the template's weights onto `/cpu:0`
             first. Unlike Keras 2.2.4, which cloned the model with fresh
             weights (keras#11313), the template keeps its (moved) weights and
-            stays shared with the parallel model.
+            stays shared with the parallel model. A template already trained
+            with its own optimizer must be compiled again before it is
+            trained directly.
         devices: Keyword-only, beyond Keras 2.2.4: explicit device names, e.g.
             `['/gpu:0', '/gpu:2']` or logical CPUs `['/cpu:0', '/cpu:1']`.
             Use either `gpus` or `devices`.
