@@ -266,14 +266,14 @@ class OrderedEnqueuer(SequenceEnqueuer):
     def _stop(self, timeout: float) -> None:
         if self.run_thread is not None:
             self.run_thread.join(timeout)
-        if self._pool is not None:
-            self._pool.close(timeout)
-            self._pool = None
-        if self.queue is not None:
+        if self.queue is not None:  # cancel what no one will consume, so that thread workers skip it
             while not self.queue.empty():
                 item = self.queue.get_nowait()
                 if isinstance(item, Future):
                     item.cancel()
+        if self._pool is not None:
+            self._pool.close(timeout)
+            self._pool = None
 
 
 # -- GeneratorEnqueuer ----------------------------------------------------------------------------------
