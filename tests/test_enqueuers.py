@@ -208,6 +208,10 @@ def numbers(count):
     for value in range(count):
         yield value, float(np.random.random())
 
+def failing_generator():
+    yield 1
+    raise KeyError("no more rows")
+
 def infrastructure(process):
     return any(word in " ".join(process.cmdline()) for word in ("forkserver", "resource_tracker"))
 
@@ -267,6 +271,13 @@ if __name__ == "__main__":
     assert sorted(value for value, _ in values) == [0, 0, 1, 1, 2, 2, 3, 3], values
     draws = {np.random.RandomState(seed).random() for seed in (10, 11)}
     assert {draw for value, draw in values if value == 0} == draws, values
+    failing = GeneratorEnqueuer(failing_generator(), use_multiprocessing=True)
+    failing.start(workers=1)
+    try:
+        list(failing.get())
+        raise AssertionError("no exception")
+    except KeyError as error:
+        assert "no more rows" in str(error) and "failing_generator" in str(error.__cause__), error.__cause__
     endless = GeneratorEnqueuer(numbers(10**9), use_multiprocessing=True)
     endless.start(workers=2, max_queue_size=2)
     next(endless.get())

@@ -271,6 +271,19 @@ def test_instances_are_independent(h5file: Path):
     assert not hasattr(HDF5Matrix, "refs")
 
 
+def test_concurrent_first_access_from_threads(h5file: Path):
+    """Threads reading a closed HDF5Matrix at once all get correct rows (one lazy open, no race)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for layout in ("contiguous", "compressed"):
+        matrix = HDF5Matrix(h5file, layout)
+        matrix.close()
+        keys = [[index % 37, (index * 7) % 37] for index in range(64)]
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(matrix.__getitem__, keys))
+        assert all(np.array_equal(got, DATA[key]) for got, key in zip(results, keys, strict=True))
+
+
 def test_pickle_round_trip_reopens(h5file: Path):
     """A pickled HDF5Matrix holds no file handle and reopens the file when used."""
     matrix = HDF5Matrix(h5file, "compressed", start=4, end=14)
