@@ -109,7 +109,11 @@ class SequenceEnqueuer(abc.ABC):
             self.stop()
         self.workers = workers
         self.stop_signal = threading.Event()
-        self._start(workers, max_queue_size)
+        try:
+            self._start(workers, max_queue_size)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self, timeout: float | None = None) -> None:
         """Stops the workers and waits for them; safe to call several times.
@@ -166,8 +170,8 @@ def _overrides_on_epoch_end(sequence: Any) -> bool:
     return getattr(method, "__module__", "").split(".")[0] not in ("kutils", "keras")
 
 
-def _sequence_modules() -> list[str]:
-    return ["kutils.sequence"]
+# Imported once by the forkserver, so that workers do not each import Keras to unpickle a Sequence.
+_FORKSERVER_PRELOAD = ("kutils.sequence",)
 
 
 class OrderedEnqueuer(SequenceEnqueuer):
@@ -206,7 +210,7 @@ class OrderedEnqueuer(SequenceEnqueuer):
 
     def _start(self, workers: int, max_queue_size: int) -> None:
         if self.use_multiprocessing:
-            context = process_context(self.start_method, _sequence_modules)
+            context = process_context(self.start_method, _FORKSERVER_PRELOAD)
             self._pool = ProcessWorkers(workers, self.sequence, context)
         else:
             self._pool = ThreadWorkers(workers, self.sequence)

@@ -18,7 +18,7 @@ import queue
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Sequence
 from concurrent.futures import Future
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -251,10 +251,10 @@ class ProcessWorkers:
         return [worker.process for worker in self._workers if worker.process.is_alive()]
 
 
-def process_context(start_method: str | None, preload: Callable[[], list[str]]) -> BaseContext:
+def process_context(start_method: str | None, preload: Sequence[str]) -> BaseContext:
     """The multiprocessing context for `start_method` (default: 'forkserver', else 'spawn').
 
-    With 'forkserver', the modules `preload()` names are imported once in the
+    With 'forkserver', the modules named in `preload` are imported once in the
     server, so that each worker starts without importing Keras again.
     """
     if start_method is None:
@@ -269,7 +269,7 @@ def process_context(start_method: str | None, preload: Callable[[], list[str]]) 
         from multiprocessing import forkserver
 
         current = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
-        wanted = current + [name for name in preload() if name not in current]
+        wanted = current + [name for name in preload if name not in current]
         if wanted != current:
             context.set_forkserver_preload(wanted)
     return context

@@ -122,7 +122,16 @@ def test_unpicklable_sequence_with_processes_is_explained():
     enqueuer = OrderedEnqueuer(Local(), use_multiprocessing=True)
     with pytest.raises(TypeError, match="Local cannot be pickled"):
         enqueuer.start(workers=1)
-    assert not enqueuer.is_running() or enqueuer.stop() is None
+    assert not enqueuer.is_running()
+
+
+def test_unknown_start_method_rejected():
+    """An unknown start_method raises ValueError naming it and the available ones."""
+    enqueuer = OrderedEnqueuer(IndexSequence(), use_multiprocessing=True, start_method="teleport")
+    with pytest.raises(ValueError, match=r"start_method='teleport' .*'spawn'"):
+        enqueuer.start()
+    assert not enqueuer.is_running()
+    assert _kutils_threads() == []
 
 
 def _plain_generator(count: int):
