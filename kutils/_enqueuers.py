@@ -165,9 +165,15 @@ class SequenceEnqueuer(abc.ABC):
         """
 
 
+_NO_OP_EPOCH_ENDS = {("kutils.sequence", "Sequence.on_epoch_end"), ("keras", "PyDataset.on_epoch_end")}
+
+
 def _overrides_on_epoch_end(sequence: Any) -> bool:
+    """Whether `on_epoch_end` may change the sequence (it is not one of the base classes' no-ops)."""
     method = getattr(type(sequence), "on_epoch_end", None)
-    return getattr(method, "__module__", "").split(".")[0] not in ("kutils", "keras")
+    module = getattr(method, "__module__", "") or ""
+    key = ("keras" if module.startswith("keras") else module, getattr(method, "__qualname__", ""))
+    return method is not None and key not in _NO_OP_EPOCH_ENDS
 
 
 # Imported once by the forkserver, so that workers do not each import Keras to unpickle a Sequence.

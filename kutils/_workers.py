@@ -147,7 +147,7 @@ class ProcessWorkers:
     """`workers` processes of `context`, each holding an unpickled copy of `state`."""
 
     def __init__(self, workers: int, state: Any, context: BaseContext) -> None:
-        payload = _pickled_state(state)
+        payload = self._payload = _pickled_state(state)
         self._workers = [_Worker(context, number) for number in range(workers)]
         self._futures: dict[int, tuple[Future[Any], _Worker]] = {}
         self._lock = threading.Lock()
@@ -180,8 +180,11 @@ class ProcessWorkers:
         return future
 
     def update(self, state: Any) -> None:
-        """Sends a new version of `state`; tasks submitted afterwards see it."""
+        """Sends a new version of `state` (if it changed); tasks submitted afterwards see it."""
         payload = _pickled_state(state)
+        if payload == self._payload:
+            return
+        self._payload = payload
         for worker in self._workers:
             worker.send(("state", payload, None))
 

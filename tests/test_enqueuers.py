@@ -242,6 +242,16 @@ if __name__ == "__main__":
     assert np.array_equal(got, x), "ordered HDF5 batches"
     assert leftover_children() == [], leftover_children()
 
+    # ArraySequence(shuffle=True): the reshuffled order reaches the workers every epoch.
+    sequence = ArraySequence(HDF5Matrix(path, "x"), batch_size=8, shuffle=True, seed=0)
+    enqueuer = OrderedEnqueuer(sequence, use_multiprocessing=True, start_method=start_method)
+    enqueuer.start(workers=2)
+    batches = enqueuer.get()
+    epochs = [np.concatenate([next(batches)[0][:, 0] for _ in range(5)]) for _ in range(3)]
+    enqueuer.stop()
+    assert all(sorted(epoch.tolist()) == sorted(x[:, 0].tolist()) for epoch in epochs), epochs
+    assert len({tuple(epoch.tolist()) for epoch in epochs}) == 3, "a new order every epoch"
+
     # on_epoch_end updates reach the workers; an exception comes back with the worker's traceback.
     enqueuer = OrderedEnqueuer(EpochSequence(path), use_multiprocessing=True, start_method=start_method)
     enqueuer.start(workers=2)
