@@ -134,6 +134,7 @@ class HDF5Matrix:
         HDF5NotADatasetError: (a `TypeError`) if `dataset` names a group.
         ValueError: If `start`/`end` are out of range or `start > end`, or if
             `normalizer` changes the number of rows.
+        TypeError: If `start`/`end` are not ints or `normalizer` is not callable.
 
     Example:
 
@@ -152,6 +153,8 @@ class HDF5Matrix:
         end: int | None = None,
         normalizer: Normalizer | None = None,
     ) -> None:
+        if normalizer is not None and not callable(normalizer):
+            raise TypeError(f"HDF5Matrix: normalizer={normalizer!r} must be a function (or None).")
         self.datapath = os.fspath(datapath)
         self.dataset = dataset
         self.normalizer = normalizer

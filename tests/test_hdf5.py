@@ -379,6 +379,12 @@ def test_non_int_window(h5file: Path):
         HDF5Matrix(h5file, "contiguous", start=1.5)  # type: ignore[arg-type]
 
 
+def test_non_callable_normalizer(h5file: Path):
+    """A normalizer that is not callable raises TypeError naming it."""
+    with pytest.raises(TypeError, match="normalizer=255"):
+        HDF5Matrix(h5file, "contiguous", normalizer=255)  # type: ignore[arg-type]
+
+
 def test_normalizer_changing_rows_rejected(h5file: Path):
     """A normalizer that changes the number of rows raises ValueError, at creation or retrieval."""
     with pytest.raises(ValueError, match="must keep the number of rows"):
