@@ -33,10 +33,11 @@ _EXPORTS: dict[str, str] = {
     "h5dict": ".hdf5",
     # sequence
     "ArraySequence": ".sequence",
-    "GeneratorEnqueuer": ".sequence",
-    "OrderedEnqueuer": ".sequence",
     "Sequence": ".sequence",
-    "SequenceEnqueuer": ".sequence",
+    # enqueuers
+    "GeneratorEnqueuer": ".enqueuers",
+    "OrderedEnqueuer": ".enqueuers",
+    "SequenceEnqueuer": ".enqueuers",
     # summary
     "count_params": ".summary",
     "print_summary": ".summary",

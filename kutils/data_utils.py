@@ -9,10 +9,10 @@ _EXPORTS: dict[str, str] = {
     "get_file": ".download",
     "validate_file": ".download",
     "ArraySequence": ".sequence",
-    "GeneratorEnqueuer": ".sequence",
-    "OrderedEnqueuer": ".sequence",
+    "GeneratorEnqueuer": ".enqueuers",
+    "OrderedEnqueuer": ".enqueuers",
     "Sequence": ".sequence",
-    "SequenceEnqueuer": ".sequence",
+    "SequenceEnqueuer": ".enqueuers",
     "iter_sequence_infinite": ".sequence",
 }
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer
+from .enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer
 from ._keras import import_keras
 
 __all__ = [
