@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer
 from ._keras import import_keras
+from .enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer
 
 __all__ = [
     "ArraySequence",
