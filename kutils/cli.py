@@ -16,12 +16,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name; `sys.argv[1:]` if None.
 
     Returns:
-        The process exit status.
+        The process exit status: 0 if the command succeeded, 1 if a demo step
+        failed.
+
+    Raises:
+        SystemExit: With status 2 on a usage error (no command, an unknown
+            `--only` step), after argparse printed what was wrong.
 
     Example:
         >>> main(["--version"])  # doctest: +SKIP
         kutils 0.1.0
     """
+    from .demo import list_steps, run_tour
+
+    steps = list_steps()
     parser = argparse.ArgumentParser(
         prog="kutils",
         description="The Keras 2.2.4 keras.utils namespace on TensorFlow 2.21 / Keras 3.",
@@ -33,15 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only",
         metavar="STEP",
         action="append",
+        choices=[name for name, _ in steps],
         help="run only this tour step (repeatable); see --list",
     )
     demo.add_argument("--list", action="store_true", help="list the tour steps and exit")
     args = parser.parse_args(argv)
 
-    from .demo import list_steps, run_tour
-
     if args.list:
-        for name, summary in list_steps():
+        for name, summary in steps:
             print(f"{name:16} {summary}")
         return 0
     return run_tour(only=args.only, out=sys.stdout)
