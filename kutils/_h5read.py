@@ -9,7 +9,8 @@ the file, so a read-only `np.memmap` gives random rows at memory speed:
   chunk's byte offset, rows are copied from a memmap of the file.
 
 Everything else (compressed or filtered data, partial chunks, unallocated
-storage, compound or variable-length types) goes through h5py, reading sorted
+storage, compound or variable-length types, a dataset reached through an
+external link, so stored in another file) goes through h5py, reading sorted
 unique indices and un-permuting in memory. The memmaps are opened read-only:
 nothing here can write to the file.
 """
@@ -17,6 +18,7 @@ nothing here can write to the file.
 from __future__ import annotations
 
 import math
+import os
 from typing import Protocol
 
 import h5py
@@ -32,7 +34,8 @@ class RowReader(Protocol):
         """Returns the rows `rows` (any order, duplicates allowed), in that order."""
 
     def read_slice(self, start: int, stop: int, step: int) -> np.ndarray:
-        """Returns `dataset[start:stop:step]` with numpy semantics (`step` may be negative)."""
+        """Returns the rows `range(start, stop, step)` (as `slice.indices` gives them: `step` may be
+        negative, and then `stop` may be -1, meaning "down to row 0 included")."""
 
 
 def _is_plain_dtype(dtype: np.dtype) -> bool:
@@ -79,7 +82,7 @@ class _ContiguousMemmapReader:
         return np.asarray(self._array[rows])
 
     def read_slice(self, start: int, stop: int, step: int) -> np.ndarray:
-        return np.array(self._array[start:stop:step])
+        return np.array(self._array[start : stop if stop >= 0 else None : step])
 
 
 class _ChunkMemmapReader(_H5pyReader):
@@ -126,6 +129,14 @@ def _chunk_offsets(dataset: h5py.Dataset) -> np.ndarray | None:
     return offsets
 
 
+def _stored_in(path: str, dataset: h5py.Dataset) -> bool:
+    """Whether `dataset`'s bytes are in the file at `path` (not in a file an external link points to)."""
+    try:
+        return os.path.samefile(dataset.file.filename, path)
+    except (OSError, ValueError):
+        return False
+
+
 def open_row_reader(path: str, dataset: h5py.Dataset) -> RowReader:
     """Picks the fastest safe reader for `dataset` of the file at `path`.
 
@@ -136,7 +147,12 @@ def open_row_reader(path: str, dataset: h5py.Dataset) -> RowReader:
     Returns:
         A `RowReader`.
     """
-    plain = _is_plain_dtype(dataset.dtype) and dataset.size > 0 and _has_no_filters(dataset)
+    plain = (
+        _is_plain_dtype(dataset.dtype)
+        and dataset.size > 0
+        and _has_no_filters(dataset)
+        and _stored_in(path, dataset)
+    )
     if plain and dataset.chunks is None:
         offset = dataset.id.get_offset()
         if offset is not None and dataset.id.get_storage_size() >= dataset.nbytes:

@@ -22,6 +22,7 @@ from ._h5read import RowReader, open_row_reader
 __all__ = [
     "H5Dict",
     "HDF5DatasetNotFoundError",
+    "HDF5FileBusyError",
     "HDF5FormatError",
     "HDF5Matrix",
     "HDF5NotADatasetError",
@@ -32,9 +33,16 @@ Normalizer = Callable[[np.ndarray], Any]
 
 _MAX_LISTED_DATASETS = 20
 
+# What HDF5 says when another process holds the file open for writing (a lock, or SWMR/consistency flags).
+_BUSY_SIGNS = ("unable to lock file", "already open for write")
+
 
 class HDF5FormatError(OSError):
     """The file exists but is not a readable HDF5 file (corrupt, truncated, another format)."""
+
+
+class HDF5FileBusyError(OSError):
+    """The file is locked or marked open for writing by another process (HDF5 file locking, SWMR)."""
 
 
 class HDF5DatasetNotFoundError(KeyError):
@@ -67,6 +75,12 @@ def _open_read_only(datapath: str) -> h5py.File:
     try:
         return h5py.File(datapath, "r")
     except OSError as error:
+        if any(sign in str(error) for sign in _BUSY_SIGNS):
+            raise HDF5FileBusyError(
+                f"HDF5Matrix: datapath={datapath!r} is locked or marked open for writing by another "
+                f"process ({error}). Close it there or let that writer finish (a writer that crashed "
+                "leaves the mark: clear it with `h5clear -s`), then try again; HDF5Matrix only reads."
+            ) from error
         raise HDF5FormatError(
             f"HDF5Matrix: datapath={datapath!r} could not be opened as an HDF5 file ({error}). "
             "Is it a complete, uncorrupted .h5/.hdf5 file?"
@@ -129,6 +143,8 @@ class HDF5Matrix:
     Raises:
         FileNotFoundError: If `datapath` does not exist.
         HDF5FormatError: (an `OSError`) if the file is not a readable HDF5 file.
+        HDF5FileBusyError: (an `OSError`) if another process holds the file
+            open for writing (HDF5 file lock, or an unfinished SWMR writer).
         HDF5DatasetNotFoundError: (a `KeyError`) if `dataset` is not in the
             file; the message lists the datasets that are.
         HDF5NotADatasetError: (a `TypeError`) if `dataset` names a group.

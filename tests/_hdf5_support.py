@@ -41,6 +41,75 @@ def write_layouts(path: Path, data: np.ndarray) -> Path:
     return path
 
 
+def write_unusual_layouts(folder: Path, data: np.ndarray) -> tuple[Path, dict[str, np.ndarray]]:
+    """Writes `data` in layouts a raw-offset reader can get wrong; returns the file and what each holds.
+
+    A 512-byte user block (offsets shift), unallocated chunks and storage (fill values), partly
+    written datasets, the v4 chunk indexes of `libver='latest'`, resized chunked datasets, a compact
+    dataset, a virtual dataset, a byte-shuffle filter, big-endian chunks not dividing the rows, and
+    external links into another file (whose bytes are not in this one).
+    """
+    filled = np.full_like(data, -1)
+    partly = filled.copy()
+    partly[20:30] = data[20:30]
+    expected = {"userblock_contiguous": data, "userblock_chunked": data, "unallocated_chunked": filled}
+    expected |= {"unallocated_contiguous": filled, "partly_chunked": partly, "partly_contiguous": partly}
+    expected |= {"latest_fixed": data, "latest_extensible": data, "latest_btree2": data}
+    expected |= {"latest_partly": partly, "grown": data, "shrunk": data[:20], "compact": data[:5]}
+    expected |= {"virtual": data, "shuffled": data, "big_endian_odd_chunks": data.astype(">i4")}
+    expected |= {"linked_contiguous": data, "linked_chunked": data}
+    other = folder / "linked_target.h5"
+    with h5py.File(other, "w") as file:
+        file.create_dataset("padding", data=np.arange(5000.0))
+        file.create_dataset("contiguous", data=data)
+        file.create_dataset("chunked", data=data, chunks=(4, *data.shape[1:]))
+    path = folder / "unusual.h5"
+    row_chunks = (4, *data.shape[1:])
+    with h5py.File(path, "w", userblock_size=512, libver="latest") as file:
+        file.create_dataset("padding", data=np.arange(3000.0))
+        file.create_dataset("userblock_contiguous", data=data)
+        file.create_dataset("userblock_chunked", data=data, chunks=row_chunks)
+        for name, chunks in (("unallocated_chunked", row_chunks), ("unallocated_contiguous", None)):
+            file.create_dataset(name, shape=data.shape, dtype=data.dtype, chunks=chunks, fillvalue=-1)
+        for name, chunks in (("partly_chunked", row_chunks), ("partly_contiguous", None)):
+            file.create_dataset(name, shape=data.shape, dtype=data.dtype, chunks=chunks, fillvalue=-1)
+            file[name][20:30] = data[20:30]
+        file.create_dataset("latest_fixed", data=data, chunks=row_chunks)
+        file.create_dataset(
+            "latest_extensible", data=data, chunks=row_chunks, maxshape=(None, *data.shape[1:])
+        )
+        file.create_dataset("latest_btree2", data=data, chunks=row_chunks, maxshape=(None,) * data.ndim)
+        file.create_dataset(
+            "latest_partly",
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=row_chunks,
+            maxshape=(None, *data.shape[1:]),
+            fillvalue=-1,
+        )
+        file["latest_partly"][20:30] = data[20:30]
+        grown = file.create_dataset(
+            "grown", data=data[:9], chunks=row_chunks, maxshape=(None, *data.shape[1:])
+        )
+        grown.resize(len(data), axis=0)
+        grown[9:] = data[9:]
+        file.create_dataset("shrunk", data=data, chunks=row_chunks, maxshape=(None, *data.shape[1:]))
+        file["shrunk"].resize(20, axis=0)
+        compact = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        compact.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple(data[:5].shape)
+        h5py.h5d.create(file.id, b"compact", h5py.h5t.py_create(data.dtype), space, dcpl=compact)
+        file["compact"][...] = data[:5]
+        layout = h5py.VirtualLayout(shape=data.shape, dtype=data.dtype)
+        layout[:] = h5py.VirtualSource(file["latest_fixed"])
+        file.create_virtual_dataset("virtual", layout)
+        file.create_dataset("shuffled", data=data, chunks=row_chunks, shuffle=True)
+        file.create_dataset("big_endian_odd_chunks", data=data.astype(">i4"), chunks=(7, *data.shape[1:]))
+        file["linked_contiguous"] = h5py.ExternalLink(other.name, "/contiguous")
+        file["linked_chunked"] = h5py.ExternalLink(other.name, "/chunked")
+    return path, expected
+
+
 def run_python(
     code: str, timeout: float = 180, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
 ) -> str:

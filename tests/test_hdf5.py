@@ -12,12 +12,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from _hdf5_support import LAYOUTS, reference_array, run_python, write_layouts
+from _hdf5_support import LAYOUTS, reference_array, run_python, write_layouts, write_unusual_layouts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kutils import H5Dict, HDF5Matrix, h5dict
-from kutils.hdf5 import HDF5DatasetNotFoundError, HDF5FormatError, HDF5NotADatasetError
+from kutils.hdf5 import (
+    HDF5DatasetNotFoundError,
+    HDF5FormatError,
+    HDF5NotADatasetError,
+)
 from kutils.io_utils import ask_to_proceed_with_overwrite
 
 DATA = reference_array()
@@ -132,6 +136,35 @@ def test_indexing_equals_numpy(h5file: Path, layout: str, data: st.DataObject):
     got = matrix[key]
     assert np.shape(got) == np.shape(expected)
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_negative_step_slices_reach_the_first_row(h5file: Path, layout: str):
+    """Negative-step slices that run down to the dataset's row 0 return those rows, as numpy does."""
+    matrix = HDF5Matrix(h5file, layout)
+    expected = DATA.astype(LAYOUTS[layout].get("dtype", DATA.dtype))
+    for key in (slice(None, None, -1), slice(None, None, -3), slice(5, None, -2), slice(-1, -40, -4)):
+        assert np.array_equal(matrix[key], expected[key]), key
+
+
+@pytest.fixture(scope="module")
+def unusual_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    return write_unusual_layouts(tmp_path_factory.mktemp("unusual"), DATA)
+
+
+def test_unusual_layouts_read_the_stored_values(unusual_file: tuple[Path, dict[str, np.ndarray]]):
+    """User block, fill values, unallocated chunks, v4 chunk indexes, links...: every read equals h5py's."""
+    path, expected = unusual_file
+    with h5py.File(path, "r") as file:
+        for name, values in expected.items():
+            assert np.array_equal(file[name][()], values), f"fixture {name}"
+            rows = [4 % len(values), 0, 0, -1, 17 % len(values)]
+            keys = [rows, np.array(rows[::-1]), slice(None, None, -3), slice(2, 19, 4), -2]
+            with HDF5Matrix(path, name) as matrix:
+                for key in keys:
+                    assert np.array_equal(matrix[key], values[key]), (name, key)
+                assert np.array_equal(np.asarray(matrix), values), name
+                assert matrix.dtype == values.dtype, name
 
 
 def test_unsorted_and_duplicate_indices(h5file: Path):
@@ -402,6 +435,30 @@ def test_corrupt_file(tmp_path: Path, h5file: Path, content: bytes | None):
     with pytest.raises(OSError, match=r"broken\.h5") as info:
         HDF5Matrix(path, "contiguous")
     assert isinstance(info.value, HDF5FormatError)
+
+
+def test_file_open_for_writing_elsewhere(tmp_path: Path):
+    """A file another process holds open for writing raises HDF5FileBusyError (an OSError) naming it."""
+    path = write_layouts(tmp_path / "busy.h5", DATA)
+    out = run_python(
+        f"""
+        import subprocess, sys
+        from kutils import HDF5Matrix
+        from kutils.hdf5 import HDF5FileBusyError
+
+        WRITER = "import h5py, sys; f = h5py.File({str(path)!r}, 'a'); print('open', flush=True); input()"
+        PIPE = subprocess.PIPE
+        writer = subprocess.Popen([sys.executable, "-c", WRITER], stdin=PIPE, stdout=PIPE, text=True)
+        assert writer.stdout.readline().strip() == "open"
+        try:
+            HDF5Matrix({str(path)!r}, "contiguous")
+        except HDF5FileBusyError as error:
+            print(isinstance(error, OSError), {path.name!r} in str(error), "another process" in str(error))
+        writer.communicate("\\n", timeout=60)
+        """,
+        env={"HDF5_USE_FILE_LOCKING": "TRUE"},
+    )
+    assert out.split() == ["True", "True", "True"]
 
 
 def test_directory_path(tmp_path: Path):
