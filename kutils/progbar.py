@@ -36,7 +36,9 @@ class Progbar:
         verbose: Verbosity mode: 0 (silent), 1 (a bar, redrawn at most every
             `interval` seconds) or 2 (one line when `current` reaches `target`;
             one line per update when `target` is None).
-        interval: Minimum visual progress update interval, in seconds.
+        interval: Minimum visual progress update interval, in seconds. As in
+            Keras 2.2.4, a bar with `target=None` on a terminal redraws on
+            every update.
         stateful_metrics: Iterable of names of metrics that should *not* be
             averaged over time: their last value is displayed as-is. All other
             metrics are averaged, weighted by the steps each value covers.
@@ -122,8 +124,14 @@ class Progbar:
 
     def _show_bar(self, current: float, now: float) -> None:
         finished = self.target is not None and current >= self.target
-        min_gap = self.interval if self._dynamic_display else max(self.interval, LOG_INTERVAL)
-        if not finished and now - self._last_update < min_gap:
+        if self._dynamic_display:
+            # As in Keras 2.2.4, a bar of unknown length redraws on every update (any may be the last).
+            may_skip = self.target is not None and not finished
+            min_gap = self.interval
+        else:
+            may_skip = not finished
+            min_gap = max(self.interval, LOG_INTERVAL)
+        if may_skip and now - self._last_update < min_gap:
             return
         bar = self._bar_text(current)
         info = self._timing_text(current, now) + self._metrics_text()

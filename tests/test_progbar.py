@@ -248,6 +248,29 @@ def test_unknown_target_shows_count(clock):
     assert screen.getvalue() == "\r     40/Unknown - 2s 50ms/step"
 
 
+def test_unknown_target_redraws_on_every_update_on_a_terminal(clock):
+    """Like Keras 2.2.4, an unknown-length bar on a terminal ignores `interval`: the last count shows."""
+    screen = Terminal()
+    bar = Progbar(None, interval=1.0, file=screen)
+    for step in range(1, 5):
+        clock.now += 0.1
+        bar.update(step)
+    assert screen.getvalue().count("\r") == 4
+    assert screen.getvalue().endswith("\r      4/Unknown - 0s 100ms/step")
+
+
+def test_unknown_target_in_a_log_is_throttled(clock):
+    """Off a terminal a bar of unknown length still writes at most one line every LOG_INTERVAL seconds."""
+    log = io.StringIO()
+    bar = Progbar(None, file=log)
+    for step in range(1, 41):
+        clock.now += LOG_INTERVAL / 4
+        bar.update(step)
+    counts = [int(line.split("/")[0]) for line in log.getvalue().splitlines()]
+    assert counts == [1, 5, 9, 13, 17, 21, 25, 29, 33, 37]
+    assert "\r" not in log.getvalue()
+
+
 @pytest.mark.parametrize(
     ("seconds_per_step", "eta"),
     [(0.5, "4s"), (30.0, "4:00"), (1000.0, "2:13:20")],
