@@ -753,7 +753,7 @@ def _fetch_http(
     try:
         response = session.get(origin, stream=True, timeout=options.timeout, headers=headers)
     except requests.exceptions.SSLError as error:
-        raise _fetch_error(origin, fpath, None, f"{error} {_CERTIFICATE_HINT}") from error
+        raise _fetch_error(origin, fpath, None, f"{error} {_tls_hint(error)}") from error
     except (requests.ConnectionError, requests.Timeout) as error:
         raise _Retry(_fetch_error(origin, fpath, None, str(error)), restart=False) from error
     except requests.RequestException as error:
@@ -809,6 +809,15 @@ _CERTIFICATE_HINT = (
     "$REQUESTS_CA_BUNDLE to your CA bundle (e.g. behind a corporate proxy), or on macOS python.org "
     "builds run 'Install Certificates.command'."
 )
+_HANDSHAKE_HINT = (
+    "The TLS handshake failed: check that the server speaks https:// on this port (or use http://), "
+    "and the proxy settings ($HTTPS_PROXY)."
+)
+
+
+def _tls_hint(error: Exception) -> str:
+    """What to do about a TLS failure: fix the trusted certificates, or the URL / proxy."""
+    return _CERTIFICATE_HINT if "CERTIFICATE_VERIFY_FAILED" in str(error) else _HANDSHAKE_HINT
 
 
 def _fetch_error(origin: str, fpath: str, status: int | None, reason: str) -> DownloadError:

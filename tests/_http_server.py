@@ -3,19 +3,49 @@
 Each path is a `Route`: a body plus the faults to play (an error status, a
 connection dropped mid-body, a lying Content-Length, Range ignored, a slow
 body, a redirect). The server counts the GET requests and bytes sent per path
-and remembers the Range headers it received.
+and remembers the Range headers it received. `TestServer(tls=True)` speaks
+https with a self-signed certificate for 127.0.0.1 that no client trusts
+unless told to (its `ca_bundle` file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["Route", "TestServer"]
+
+# A self-signed certificate for 127.0.0.1 and localhost (EC P-256, valid until 2126) and its key,
+# made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
+#   -subj "/CN=kutils test server" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost"
+_TLS_CERTIFICATE = """\
+-----BEGIN CERTIFICATE-----
+MIIBrTCCAVOgAwIBAgIUcdhttMttP3uOIQx3y75L5VDnnzcwCgYIKoZIzj0EAwIw
+HTEbMBkGA1UEAwwSa3V0aWxzIHRlc3Qgc2VydmVyMCAXDTI2MTEyNTE4MTA0MFoY
+DzIxMjYxMTAxMTgxMDQwWjAdMRswGQYDVQQDDBJrdXRpbHMgdGVzdCBzZXJ2ZXIw
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASCyhWXBUXwZ48EJOxdW18zE0HvYutG
+C7nrgBThQyjW80PR1xGciy6Ta1HjpOD65eMjuggPdtWQg73BjdO12cgyo28wbTAd
+BgNVHQ4EFgQU2R5CIt1NE1UzhP1ty2tD3TFkq8MwHwYDVR0jBBgwFoAU2R5CIt1N
+E1UzhP1ty2tD3TFkq8MwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAAB
+gglsb2NhbGhvc3QwCgYIKoZIzj0EAwIDSAAwRQIgHKJhkvntA4mwWov8sRYLrAaH
+k6EPJ8zKr/lSxmw1I/UCIQDm+DxmDj/DyYDJp4uHbND5josclk/ZxjeS/nya4cki
+KQ==
+-----END CERTIFICATE-----
+"""
+_TLS_KEY = """\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUgGqqqlqJQq4BvVH
+26ZlXyjeOrbJafUVtjPKUjEI9I+hRANCAASCyhWXBUXwZ48EJOxdW18zE0HvYutG
+C7nrgBThQyjW80PR1xGciy6Ta1HjpOD65eMjuggPdtWQg73BjdO12cgy
+-----END PRIVATE KEY-----
+"""
 
 
 @dataclass
@@ -51,15 +81,32 @@ class Route:
 
 
 class TestServer:
-    """The server, started in a daemon thread; use as a context manager."""
+    """The server, started in a daemon thread; use as a context manager.
+
+    Attributes:
+        ca_bundle: With `tls=True`, a PEM file of the server's certificate, to trust it
+            (e.g. through $REQUESTS_CA_BUNDLE); None otherwise.
+    """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
         self.routes: dict[str, Route] = {}
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.httpd.daemon_threads = True
+        self.scheme = "https" if tls else "http"
+        self.ca_bundle: str | None = None
+        self._tls_folder = tempfile.TemporaryDirectory(prefix="kutils-test-tls-") if tls else None
+        if self._tls_folder is not None:
+            self.ca_bundle = os.path.join(self._tls_folder.name, "certificate.pem")
+            key = os.path.join(self._tls_folder.name, "key.pem")
+            for path, text in ((self.ca_bundle, _TLS_CERTIFICATE), (key, _TLS_KEY)):
+                with open(path, "w", encoding="ascii") as stream:
+                    stream.write(text)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.ca_bundle, key)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
         self.thread.daemon = True
 
@@ -70,6 +117,8 @@ class TestServer:
     def __exit__(self, *exc_info: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self._tls_folder is not None:
+            self._tls_folder.cleanup()
 
     def add(self, path: str, body: bytes = b"", **faults: object) -> str:
         """Serves `body` on `path` with the given `Route` faults; returns the full URL."""
@@ -78,7 +127,7 @@ class TestServer:
 
     def url(self, path: str) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}{path}"
+        return f"{self.scheme}://{host}:{port}{path}"
 
     def requests(self, path: str) -> int:
         """Number of GET requests received on `path`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import stat
@@ -32,6 +33,33 @@ def test_public_names_resolve_to_the_download_module():
     assert kutils.get_file is get_file
     assert data_utils.get_file is get_file
     assert data_utils.validate_file is validate_file
+
+
+def test_signatures_are_the_keras_224_ones():
+    """get_file/validate_file keep 2.2.4's parameters, order and defaults; the extras are keyword-only."""
+    keras_224 = [
+        ("fname", inspect.Parameter.empty),
+        ("origin", inspect.Parameter.empty),
+        ("untar", False),
+        ("md5_hash", None),
+        ("file_hash", None),
+        ("cache_subdir", "datasets"),
+        ("hash_algorithm", "auto"),
+        ("extract", False),
+        ("archive_format", "auto"),
+        ("cache_dir", None),
+    ]
+    parameters = list(inspect.signature(get_file).parameters.values())
+    assert [(p.name, p.default) for p in parameters[: len(keras_224)]] == keras_224
+    assert {p.kind for p in parameters[: len(keras_224)]} == {inspect.Parameter.POSITIONAL_OR_KEYWORD}
+    assert {p.kind for p in parameters[len(keras_224) :]} == {inspect.Parameter.KEYWORD_ONLY}
+    validate = [(p.name, p.default) for p in inspect.signature(validate_file).parameters.values()]
+    assert validate == [
+        ("fpath", inspect.Parameter.empty),
+        ("file_hash", inspect.Parameter.empty),
+        ("algorithm", "auto"),
+        ("chunk_size", 65535),
+    ]
 
 
 def test_default_cache_is_home_keras_datasets(server: TestServer, isolated_home: Path, capsys):
@@ -118,6 +146,7 @@ def test_fresh_download_with_wrong_hash_raises_and_caches_nothing(server: TestSe
     error = info.value
     assert isinstance(error, ValueError)
     assert (error.url, error.expected, error.actual, error.algorithm) == (url, wrong, sha256(DATA), "sha256")
+    assert error.path == str(tmp_path / "datasets" / "data.bin")
     assert wrong in str(error)
     assert "nothing was cached" in str(error)
     assert server.requests("/data.bin") == 2  # hash mismatch is retried
@@ -146,17 +175,37 @@ def test_http_404_is_a_download_error_not_retried(server: TestServer, tmp_path: 
         get_file("gone.bin", url, cache_dir=tmp_path, retries=3, retry_backoff=0)
     assert isinstance(info.value, DownloadError)
     assert (info.value.status, info.value.url) == (404, url)
+    assert info.value.path == str(tmp_path / "datasets" / "gone.bin")
     assert server.requests("/gone.bin") == 1
     assert not (tmp_path / "datasets" / "gone.bin").exists()
 
 
 def test_unreachable_https_is_a_download_error(server: TestServer, tmp_path: Path):
-    """A TLS failure (https to a plain-HTTP port) raises DownloadError with a certificate hint."""
+    """A TLS handshake failure (https to a plain-HTTP port) raises DownloadError saying to check the URL."""
     url = server.add("/data.bin", DATA).replace("http://", "https://")
     with pytest.raises(DownloadError, match="URL fetch failure on https://") as info:
         get_file("data.bin", url, cache_dir=tmp_path, retries=0)
     assert info.value.status is None
-    assert "certifi" in str(info.value)
+    assert "speaks https:// on this port" in str(info.value)
+    assert "certifi" not in str(info.value)
+
+
+def test_untrusted_certificate_names_the_fix_and_the_fix_works(tmp_path: Path, monkeypatch, capsys):
+    """A self-signed server: DownloadError naming certifi/$REQUESTS_CA_BUNDLE, not retried; the hint works."""
+    with TestServer(tls=True) as tls_server:
+        url = tls_server.add("/data.bin", DATA)
+        with pytest.raises(DownloadError, match="CERTIFICATE_VERIFY_FAILED") as info:
+            get_file("data.bin", url, cache_dir=tmp_path, retries=3, retry_backoff=0)
+        error = info.value
+        assert (error.url, error.path, error.status) == (url, str(tmp_path / "datasets" / "data.bin"), None)
+        assert "certifi" in str(error)
+        assert "$REQUESTS_CA_BUNDLE" in str(error)
+        assert "Retrying" not in capsys.readouterr().out
+        assert not (tmp_path / "datasets" / "data.bin").exists()
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_server.ca_bundle))
+        path = get_file("data.bin", url, file_hash=sha256(DATA), cache_dir=tmp_path)
+        assert Path(path).read_bytes() == DATA
+        assert tls_server.requests("/data.bin") == 1
 
 
 def test_force_download_fetches_again(server: TestServer, tmp_path: Path):
@@ -183,7 +232,7 @@ def test_verified_hash_is_remembered_until_the_file_changes(server: TestServer, 
 
 
 def test_verify_environment_variable(server: TestServer, tmp_path: Path, monkeypatch):
-    """KUTILS_VERIFY=always re-hashes cache hits like verify='always'."""
+    """KUTILS_VERIFY=always re-hashes cache hits like verify='always'; an explicit verify='once' wins."""
     url = server.add("/data.bin", DATA)
     path = Path(get_file("data.bin", url, file_hash=md5(DATA), cache_dir=tmp_path))
     before = path.stat()
@@ -191,6 +240,8 @@ def test_verify_environment_variable(server: TestServer, tmp_path: Path, monkeyp
         stream.write(b"X")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     monkeypatch.setenv("KUTILS_VERIFY", "always")
+    get_file("data.bin", url, file_hash=md5(DATA), cache_dir=tmp_path, verify="once")
+    assert server.requests("/data.bin") == 1
     get_file("data.bin", url, file_hash=md5(DATA), cache_dir=tmp_path)
     assert server.requests("/data.bin") == 2
 
@@ -229,6 +280,20 @@ def test_offline_without_cached_file_raises(server: TestServer, tmp_path: Path, 
     assert server.requests("/data.bin") == 0
 
 
+def test_offline_environment_variable_returns_the_cached_file_and_the_argument_wins(
+    server: TestServer, tmp_path: Path, monkeypatch
+):
+    """KUTILS_OFFLINE=1 serves a cached file with no request; offline=False downloads despite it."""
+    url = server.add("/data.bin", DATA)
+    path = get_file("data.bin", url, cache_dir=tmp_path)
+    monkeypatch.setenv("KUTILS_OFFLINE", "1")
+    assert get_file("data.bin", url, cache_dir=tmp_path) == path
+    assert server.requests("/data.bin") == 1
+    other = get_file("other.bin", url, cache_dir=tmp_path, offline=False)
+    assert Path(other).read_bytes() == DATA
+    assert server.requests("/data.bin") == 2
+
+
 def test_offline_with_stale_file_says_it_does_not_match(server: TestServer, tmp_path: Path):
     """Offline with a cached file of the wrong hash raises OfflineError saying so, keeping the file."""
     stale = tmp_path / "datasets" / "data.bin"
@@ -240,14 +305,15 @@ def test_offline_with_stale_file_says_it_does_not_match(server: TestServer, tmp_
     assert stale.read_bytes() == b"old"
 
 
-def test_downloaded_file_honours_the_umask(server: TestServer, tmp_path: Path):
+@pytest.mark.parametrize("umask", [0o022, 0o007])
+def test_downloaded_file_honours_the_umask(server: TestServer, tmp_path: Path, umask: int):
     """Downloaded files get 0666 minus the umask (not the 0600 of NamedTemporaryFile)."""
-    previous = os.umask(0o022)
+    previous = os.umask(umask)
     try:
         path = get_file("data.bin", server.add("/data.bin", DATA), cache_dir=tmp_path)
     finally:
         os.umask(previous)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
 
 
 def test_progress_bar_when_asked(server: TestServer, tmp_path: Path, capsys):
@@ -272,6 +338,17 @@ def test_unwritable_cache_dir_falls_back_to_tempdir_keras(server: TestServer, tm
     with pytest.warns(UserWarning, match="cannot be used"):
         path = get_file("data.bin", server.add("/data.bin", DATA), cache_dir=blocker / "cache")
     assert path == str(tmp_path / "tmp" / ".keras" / "datasets" / "data.bin")
+    assert Path(path).read_bytes() == DATA
+
+
+def test_unwritable_home_falls_back_to_tempdir_keras(server: TestServer, tmp_path: Path, monkeypatch):
+    """With cache_dir=None and a ~/.keras that cannot be created, the file goes to <tempdir>/.keras."""
+    home = tmp_path / "home-is-a-file"
+    home.write_text("not a folder")
+    monkeypatch.setenv("HOME", str(home))
+    with pytest.warns(UserWarning, match="home-is-a-file"):
+        path = get_file("data.bin", server.add("/data.bin", DATA), cache_subdir="models")
+    assert path == str(tmp_path / "tmp" / ".keras" / "models" / "data.bin")
     assert Path(path).read_bytes() == DATA
 
 

@@ -193,8 +193,11 @@ def test_sigkill_mid_download_leaves_no_cache_entry(server: TestServer, tmp_path
 
 
 _SHARING_CHILD = """
-import hashlib, sys
+import hashlib, os, sys, time
 from kutils.download import get_file
+open(f"{sys.argv[4]}.{os.getpid()}", "w").close()  # ready: imports done
+while not os.path.exists(sys.argv[4]):  # the start signal, so that all eight ask at once
+    time.sleep(0.005)
 path = get_file("shared.bin", sys.argv[1], file_hash=sys.argv[3], cache_dir=sys.argv[2], retries=0)
 with open(path, "rb") as stream:
     print(hashlib.sha256(stream.read()).hexdigest(), path)
@@ -203,15 +206,26 @@ with open(path, "rb") as stream:
 
 @pytest.mark.slow
 def test_eight_processes_share_one_transfer(server: TestServer, tmp_path: Path):
-    """Eight processes on one URL: the server counts one transfer and every process gets a valid file."""
+    """Eight processes started together on one URL: one transfer, the others wait, all get a valid file."""
     data = payload(1_000_000, seed=3)
     url = server.add("/shared.bin", data, chunk_size=65_536, delay=0.1)
-    children = [python_child(_SHARING_CHILD, url, str(tmp_path), sha256(data)) for _ in range(8)]
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    start = signals / "start"
+    children = [python_child(_SHARING_CHILD, url, str(tmp_path), sha256(data), str(start)) for _ in range(8)]
+    deadline = time.monotonic() + 120
+    while len(list(signals.iterdir())) < 8:
+        assert all(child.poll() is None for child in children), [c.communicate() for c in children]
+        assert time.monotonic() < deadline, "the children never got ready"
+        time.sleep(0.02)
+    start.touch()
     outputs = [child.communicate(timeout=120) for child in children]
     assert [child.returncode for child in children] == [0] * 8, outputs
     lines = {out.strip().splitlines()[-1] for out, _ in outputs}
     assert lines == {f"{sha256(data)} {tmp_path / 'datasets' / 'shared.bin'}"}
     assert server.requests("/shared.bin") == 1
+    assert sum("Downloading data from" in out for out, _ in outputs) == 1
+    assert any("Waiting for another process" in out for out, _ in outputs)
 
 
 _TERMINAL_CHILD = """
