@@ -540,7 +540,17 @@ class H5Dict:
     def __getattr__(self, attr: str) -> Any:
         if attr == "data":
             raise AttributeError(attr)
-        return getattr(self.data, attr)
+        value = getattr(self.data, attr)
+        if not callable(value):
+            return value
+        data = self.data
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            out = value(*args, **kwargs)
+            # As in 2.2.4: a result of the wrapped object's kind (a group from `create_group`) is wrapped too.
+            return H5Dict(out) if isinstance(data, type(out)) else out
+
+        return wrapped
 
 
 h5dict = H5Dict

@@ -161,8 +161,9 @@ def test_generator_enqueuer_exception_reraised():
     enqueuer.start()
     batches = enqueuer.get()
     assert next(batches) == 1
-    with pytest.raises(KeyError, match="no more data"):
+    with pytest.raises(KeyError, match="no more data") as info:
         next(batches)
+    assert "in failing" in "".join(traceback.format_exception(info.value)), "the generator's frame is kept"
     assert _kutils_threads() == []
 
 

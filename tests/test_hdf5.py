@@ -527,6 +527,20 @@ def test_h5dict_over_dict_and_group(tmp_path: Path):
         assert np.array_equal(file["g/x"][()], np.arange(3))
 
 
+def test_h5dict_forwards_methods_and_wraps_groups(tmp_path: Path):
+    """Methods are forwarded; a group they return is an H5Dict again (2.2.4); attributes pass through."""
+    with H5Dict(tmp_path / "m.h5", mode="w") as store:
+        created = store.create_group("layer")
+        assert isinstance(created, H5Dict)
+        created["names"] = ["kernel:0"]
+        assert isinstance(store.require_group("layer"), H5Dict)
+        assert list(store.keys()) == ["layer"]
+        assert store.filename == str(tmp_path / "m.h5")
+        assert isinstance(store.attrs, h5py.AttributeManager), "2.2.4 turned every attribute into a function"
+    with h5py.File(tmp_path / "m.h5", "r") as raw:
+        assert raw["layer"].attrs["names"].tolist() == [b"kernel:0"]
+
+
 def test_h5dict_errors(tmp_path: Path):
     """A bad path type raises TypeError; setting over a group raises KeyError naming it."""
     with pytest.raises(TypeError, match="int"):
