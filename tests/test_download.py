@@ -383,6 +383,16 @@ def test_untar_returns_the_untarred_path(server: TestServer, tmp_path: Path):
     assert (datadir / "mnist" / "b.txt").read_bytes() == b"beta"
 
 
+def test_untar_does_not_extract_again_while_the_folder_exists(server: TestServer, tmp_path: Path):
+    """As in 2.2.4, a second untar=True call finds cache_subdir/fname and neither downloads nor extracts."""
+    url = server.add("/mnist.tgz", tar_bytes({"mnist/a.txt": b"alpha"}))
+    path = Path(get_file("mnist", url, untar=True, cache_dir=tmp_path))
+    (path / "a.txt").write_bytes(b"edited")
+    assert get_file("mnist", url, untar=True, cache_dir=tmp_path) == str(path)
+    assert (path / "a.txt").read_bytes() == b"edited"
+    assert server.requests("/mnist.tgz") == 1
+
+
 @pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w"])
 def test_extract_returns_the_archive_path_and_extracts_next_to_it(server: TestServer, tmp_path: Path, mode):
     """extract=True extracts tar/tar.gz/tar.bz2 into the cache subdir and returns the archive path (2.2.4)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -53,6 +54,18 @@ def test_retries_exhausted_raise_and_cache_nothing(server: TestServer, tmp_path:
     assert server.requests("/down.bin") == 3
     assert cache_entries(tmp_path) == []
     assert capsys.readouterr().out.count("Retrying in") == 2
+
+
+def test_backoff_doubles_and_is_capped(server: TestServer, tmp_path: Path, capsys, monkeypatch):
+    """The wait before each retry starts at retry_backoff, doubles, and stops growing at the cap."""
+    import kutils.download
+
+    monkeypatch.setattr(kutils.download, "_MAX_BACKOFF", 0.05)
+    url = server.add("/down.bin", DATA, status=503)
+    with pytest.raises(DownloadError):
+        get_file("down.bin", url, cache_dir=tmp_path, retries=3, retry_backoff=0.02)
+    waits = re.findall(r"Retrying in ([0-9.]+) s", capsys.readouterr().out)
+    assert waits == ["0.02", "0.04", "0.05"]
 
 
 def test_dropped_connection_resumes_with_range(server: TestServer, tmp_path: Path):
@@ -161,6 +174,28 @@ def test_threads_share_one_transfer(server: TestServer, tmp_path: Path):
     assert len(set(results)) == 1
     assert Path(results[0]).read_bytes() == DATA
     assert server.requests("/shared.bin") == 1
+
+
+def test_threads_without_the_lock_still_get_a_valid_file(server: TestServer, tmp_path: Path, monkeypatch):
+    """With the lock doing nothing (some NFS mounts), racing threads each download; all files are whole."""
+    import kutils.download
+
+    monkeypatch.setattr(kutils.download, "_cache_lock", lambda fpath: contextlib.nullcontext())
+    url = server.add("/raced.bin", DATA, chunk_size=50_000, delay=0.1)
+    results: list[str] = []
+
+    def fetch() -> None:
+        results.append(get_file("raced.bin", url, cache_dir=tmp_path))
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [str(tmp_path / "datasets" / "raced.bin")] * 4
+    assert Path(results[0]).read_bytes() == DATA
+    assert server.requests("/raced.bin") == 4  # the lock really was off: every thread transferred
+    assert cache_entries(tmp_path) == [".raced.bin.kutils.json", "raced.bin"]
 
 
 _KILLED_CHILD = """
