@@ -323,6 +323,16 @@ def test_names_registered_with_get_custom_objects_reach_keras_through_an_empty_s
         assert keras.activations.get("doubled_relu") is objects["doubled_relu"]
 
 
+def test_names_registered_with_get_custom_objects_do_not_reach_keras_outside_a_scope():
+    """Without an open scope the hook is not installed: a name in get_custom_objects() is unknown to Keras."""
+    objects = make_custom_objects()
+    get_custom_objects()["MyObject"] = objects["MyObject"]
+    with pytest.raises(ValueError, match="Could not interpret regularizer identifier: MyObject"):
+        keras.regularizers.get("MyObject")
+    assert "MyObject" not in keras.saving.get_custom_objects()
+    assert_keras_untouched()
+
+
 def test_nested_scopes_reach_keras_and_the_hook_lasts_until_the_outermost_exit():
     """Inner names reach Keras only while the inner scope is open; outer names until the outer exit."""
     objects = make_custom_objects()
