@@ -10,9 +10,11 @@ piece raises one typed error saying what to install.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -151,8 +153,7 @@ def plot_model(
     path = os.fspath(to_file)
     extension = Path(path).suffix[1:].lower() or "png"
     if extension not in _TEXT_FORMATS:
-        _check_format(pydot, path, extension)
-        _require_graphviz(path, extension)
+        _check_format(pydot, path, extension, _require_graphviz(path, extension))
     dot = model_to_dot(model, show_shapes, show_layer_names, rankdir, expand_nested, dpi)
     if extension in _TEXT_FORMATS:
         Path(path).write_text(dot.to_string(), encoding="utf-8")
@@ -172,21 +173,41 @@ def _import_pydot(feature: str) -> ModuleType:
         ) from error
 
 
-def _check_format(pydot: ModuleType, path: str, extension: str) -> None:
-    known = set(pydot.Dot().formats) | set(_TEXT_FORMATS)
+def _check_format(pydot: ModuleType, path: str, extension: str, dot_program: str) -> None:
+    known = (_graphviz_formats(dot_program) or frozenset(pydot.Dot().formats)) | set(_TEXT_FORMATS)
     if extension not in known:
         raise UnsupportedPlotFormatError(
-            f"plot_model cannot write to_file={path!r}: the extension {extension!r} is not a Graphviz "
-            f"output format. Use one of: {', '.join(sorted(known))}."
+            f"plot_model cannot write to_file={path!r}: the extension {extension!r} is not an output "
+            f"format of the installed Graphviz ({dot_program}). Use one of: {', '.join(sorted(known))}."
         )
 
 
-def _require_graphviz(path: str, extension: str) -> None:
-    if shutil.which("dot") is None:
+@functools.lru_cache(maxsize=8)
+def _graphviz_formats(dot_program: str) -> frozenset[str]:
+    """Asks Graphviz which output formats it was built with; empty if it does not say.
+
+    `dot -T?` rejects the format `?` and lists the valid ones ("Use one of: ..."),
+    which covers formats that pydot's fixed list lacks (eps, webp, json, ...).
+    """
+    try:
+        answer = subprocess.run(
+            [dot_program, "-T?"], input="", capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    _, found, listed = answer.stderr.partition("Use one of:")
+    return frozenset(listed.split()) if found else frozenset()
+
+
+def _require_graphviz(path: str, extension: str) -> str:
+    """Returns the path of the Graphviz `dot` program, or raises GraphvizNotFoundError."""
+    dot_program = shutil.which("dot")
+    if dot_program is None:
         raise GraphvizNotFoundError(
             f"plot_model(to_file={path!r}) needs the Graphviz program `dot` to render {extension!r}, "
             f"but `dot` is not on PATH ({os.environ.get('PATH', '')!r}). " + _GRAPHVIZ_INSTALL
         )
+    return dot_program
 
 
 def _notebook_image(path: str, extension: str) -> Any:

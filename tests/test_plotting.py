@@ -136,6 +136,26 @@ def test_expanded_nested_sequential_wires_into_its_layers():
     assert edges == {("x", "block_in"), ("block_in", "b1"), ("b1", "head")}
 
 
+def test_expanded_nested_model_with_two_inputs_and_outputs_wires_each_one():
+    """Each outer input enters the nested input it feeds; each head leaves from the layer it uses."""
+    keras = models.keras_module()
+    p, q = keras.Input((4,), name="p"), keras.Input((4,), name="q")
+    pair = keras.Model(
+        [p, q], [keras.layers.Dense(2, name="pd")(p), keras.layers.Dense(3, name="qd")(q)], name="pair"
+    )
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    u, v = pair([a, b])
+    model = keras.Model([a, b], [keras.layers.Dense(1, name="hu")(u), keras.layers.Dense(1, name="hv")(v)])
+    assert _edges_by_name(model_to_dot(model, expand_nested=True)) == {
+        ("a", "p"),
+        ("b", "q"),
+        ("p", "pd"),
+        ("q", "qd"),
+        ("pd", "hu"),
+        ("qd", "hv"),
+    }
+
+
 def test_wrapper_label_names_the_wrapped_layer():
     """A Wrapper is labelled `name(inner): Wrapper(InnerClass)`, as in 2.2.4."""
     keras = models.keras_module()
@@ -225,6 +245,17 @@ def test_pdf_and_extensionless_files(tmp_path):
     assert (tmp_path / "graph").read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_graphviz_formats_missing_from_pydots_list_render(tmp_path):
+    """eps and json, which Graphviz writes but pydot's fixed format list lacks, render as in 2.2.4."""
+    model = models.multi_io()
+    plot_model(model, to_file=tmp_path / "model.eps")
+    assert (tmp_path / "model.eps").read_bytes().startswith(b"%!PS-Adobe")
+    plot_model(model, to_file=tmp_path / "model.json")
+    drawn = json.loads((tmp_path / "model.json").read_text())
+    expected = sorted(_labels(model_to_dot(model)).values())
+    assert sorted(node["label"] for node in drawn["objects"]) == expected
+
+
 def test_record_characters_in_names_are_escaped(tmp_path):
     """Braces and bars in a layer name do not break the record label when rendered."""
     keras = models.keras_module()
@@ -272,6 +303,7 @@ def test_unknown_extension_raises_value_error(tmp_path):
     with pytest.raises(UnsupportedPlotFormatError, match="'docx'") as info:
         plot_model(models.functional_chain(), to_file=target)
     assert isinstance(info.value, ValueError)
+    assert all(f" {name}," in str(info.value) for name in ("eps", "png", "svg"))  # Graphviz's own list
     assert not target.exists()
 
 
