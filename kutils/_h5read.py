@@ -8,11 +8,12 @@ the file, so a read-only `np.memmap` gives random rows at memory speed:
 - chunked layout whose chunks span whole rows: the chunk table gives each
   chunk's byte offset, rows are copied from a memmap of the file.
 
-Everything else (compressed or filtered data, partial chunks, unallocated
-storage, compound or variable-length types, a dataset reached through an
-external link, so stored in another file) goes through h5py, reading sorted
-unique indices and un-permuting in memory. The memmaps are opened read-only:
-nothing here can write to the file.
+Everything else goes through h5py, reading sorted unique indices and
+un-permuting in memory: compressed or filtered data, partial chunks,
+unallocated storage, compound or variable-length types, numbers whose HDF5
+type is not numpy's byte layout (reduced precision, bit offset), and datasets
+reached through an external link (stored in another file). The memmaps are
+opened read-only: nothing here can write to the file.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ class RowReader(Protocol):
         negative, and then `stop` may be -1, meaning "down to row 0 included")."""
 
 
-def _is_plain_dtype(dtype: np.dtype) -> bool:
-    return dtype.kind in "biufc" and dtype.fields is None and not dtype.hasobject
+def _stored_as_numpy_bytes(dataset: h5py.Dataset) -> bool:
+    """Whether the stored type is exactly numpy's layout of `dataset.dtype` (no precision/offset bits)."""
+    dtype = dataset.dtype
+    if dtype.kind not in "biufc" or dtype.fields is not None or dtype.hasobject:
+        return False
+    return bool(dataset.id.get_type() == h5py.h5t.py_create(dtype, logical=True))
 
 
 def _has_no_filters(dataset: h5py.Dataset) -> bool:
@@ -148,8 +153,8 @@ def open_row_reader(path: str, dataset: h5py.Dataset) -> RowReader:
         A `RowReader`.
     """
     plain = (
-        _is_plain_dtype(dataset.dtype)
-        and dataset.size > 0
+        dataset.size > 0
+        and _stored_as_numpy_bytes(dataset)
         and _has_no_filters(dataset)
         and _stored_in(path, dataset)
     )

@@ -45,9 +45,10 @@ def write_unusual_layouts(folder: Path, data: np.ndarray) -> tuple[Path, dict[st
     """Writes `data` in layouts a raw-offset reader can get wrong; returns the file and what each holds.
 
     A 512-byte user block (offsets shift), unallocated chunks and storage (fill values), partly
-    written datasets, the v4 chunk indexes of `libver='latest'`, resized chunked datasets, a compact
-    dataset, a virtual dataset, a byte-shuffle filter, big-endian chunks not dividing the rows, and
-    external links into another file (whose bytes are not in this one).
+    written datasets, integers of reduced precision at a bit offset, the v4 chunk indexes of
+    `libver='latest'`, resized chunked datasets, a compact dataset, a virtual dataset, a
+    byte-shuffle filter, big-endian chunks not dividing the rows, and external links into another
+    file (whose bytes are not in this one).
     """
     filled = np.full_like(data, -1)
     partly = filled.copy()
@@ -57,7 +58,11 @@ def write_unusual_layouts(folder: Path, data: np.ndarray) -> tuple[Path, dict[st
     expected |= {"latest_fixed": data, "latest_extensible": data, "latest_btree2": data}
     expected |= {"latest_partly": partly, "grown": data, "shrunk": data[:20], "compact": data[:5]}
     expected |= {"virtual": data, "shuffled": data, "big_endian_odd_chunks": data.astype(">i4")}
-    expected |= {"linked_contiguous": data, "linked_chunked": data}
+    expected |= {
+        "linked_contiguous": data,
+        "linked_chunked": data,
+        "twelve_bit": np.arange(-8, 8, dtype="i2"),
+    }
     other = folder / "linked_target.h5"
     with h5py.File(other, "w") as file:
         file.create_dataset("padding", data=np.arange(5000.0))
@@ -105,6 +110,11 @@ def write_unusual_layouts(folder: Path, data: np.ndarray) -> tuple[Path, dict[st
         file.create_virtual_dataset("virtual", layout)
         file.create_dataset("shuffled", data=data, chunks=row_chunks, shuffle=True)
         file.create_dataset("big_endian_odd_chunks", data=data.astype(">i4"), chunks=(7, *data.shape[1:]))
+        twelve_bit = h5py.h5t.STD_I16LE.copy()  # 12 significant bits at bit offset 2 of each int16
+        twelve_bit.set_precision(12)
+        twelve_bit.set_offset(2)
+        h5py.h5d.create(file.id, b"twelve_bit", twelve_bit, h5py.h5s.create_simple((16,)))
+        file["twelve_bit"][...] = expected["twelve_bit"]
         file["linked_contiguous"] = h5py.ExternalLink(other.name, "/contiguous")
         file["linked_chunked"] = h5py.ExternalLink(other.name, "/chunked")
     return path, expected
