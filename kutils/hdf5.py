@@ -150,7 +150,8 @@ class HDF5Matrix:
         HDF5NotADatasetError: (a `TypeError`) if `dataset` names a group.
         ValueError: If `start`/`end` are out of range or `start > end`, or if
             `normalizer` changes the number of rows.
-        TypeError: If `start`/`end` are not ints or `normalizer` is not callable.
+        TypeError: If `datapath` is not a path, `dataset` not a name, `start`/`end`
+            not ints, or `normalizer` not callable.
 
     Example:
 
@@ -169,6 +170,10 @@ class HDF5Matrix:
         end: int | None = None,
         normalizer: Normalizer | None = None,
     ) -> None:
+        if not isinstance(datapath, str | os.PathLike):
+            raise TypeError(f"HDF5Matrix: datapath={datapath!r} must be a path (str or os.PathLike).")
+        if not isinstance(dataset, str | bytes):
+            raise TypeError(f"HDF5Matrix: dataset={dataset!r} must be the dataset's name (a str).")
         if normalizer is not None and not callable(normalizer):
             raise TypeError(f"HDF5Matrix: normalizer={normalizer!r} must be a function (or None).")
         self.datapath = os.fspath(datapath)

@@ -412,6 +412,15 @@ def test_non_int_window(h5file: Path):
         HDF5Matrix(h5file, "contiguous", start=1.5)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("datapath", "dataset", "bad"), [(None, "data", "datapath=None"), ("f.h5", 3, "dataset=3")]
+)
+def test_non_path_or_non_name_rejected(datapath: object, dataset: object, bad: str):
+    """A datapath that is not a path or a dataset that is not a name raises TypeError naming it."""
+    with pytest.raises(TypeError, match=bad):
+        HDF5Matrix(datapath, dataset)  # type: ignore[arg-type]
+
+
 def test_non_callable_normalizer(h5file: Path):
     """A normalizer that is not callable raises TypeError naming it."""
     with pytest.raises(TypeError, match="normalizer=255"):
