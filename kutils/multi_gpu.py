@@ -140,6 +140,41 @@ def _relocate_variables(model: Any, device: str) -> None:
             setattr(model, compiled_function, None)
 
 
+def _call_on_device(template: Any, sub_batch: Any, device: str, training: bool | None) -> Any:
+    """`template(sub_batch)` with its forward *and backward* ops on `device`.
+
+    TF 2's `GradientTape` builds gradient ops wherever `tape.gradient` is
+    called (the default device), not next to their forward ops as Keras
+    2.2.4's `K.gradients` did (`colocate_gradients_with_ops=True`), so the
+    backward pass of every replica would run on one device. A custom gradient
+    computes the replica's gradients under `tf.device(device)` instead.
+    """
+    inputs = tf.nest.flatten(sub_batch)
+
+    @tf.custom_gradient
+    def replica(*flat_inputs: Any) -> tuple[Any, Any]:
+        with tf.GradientTape() as tape:
+            tape.watch([tensor for tensor in flat_inputs if tensor.dtype.is_floating])
+            outputs = template(tf.nest.pack_sequence_as(sub_batch, list(flat_inputs)), training=training)
+
+        def gradient(*upstream: Any, variables: Any = None) -> Any:
+            flat_outputs = tf.nest.flatten(outputs)
+            upstream_or_zeros = [
+                tf.zeros_like(output) if grad is None else grad
+                for output, grad in zip(flat_outputs, upstream, strict=True)
+            ]
+            sources = [*flat_inputs, *(variables or [])]
+            with tf.device(device):
+                grads = tape.gradient(flat_outputs, sources, output_gradients=upstream_or_zeros)
+            input_grads = grads[: len(flat_inputs)]
+            return input_grads if variables is None else (input_grads, grads[len(flat_inputs) :])
+
+        return outputs, gradient
+
+    with tf.device(device):
+        return replica(*inputs)
+
+
 @keras.saving.register_keras_serializable(package="kutils", name="ReplicatedTemplate")
 class _ReplicatedTemplate(_Layer):
     """Calls `template` once per device on that device's slice of the batch.
@@ -163,8 +198,8 @@ class _ReplicatedTemplate(_Layer):
         for index, device in enumerate(self.devices):
             with tf.device(self.split_device):
                 sub_batch = tf.nest.map_structure(lambda x, i=index: _batch_slice(x, i, parts), inputs)
-            with tf.device(device), tf.name_scope(f"replica_{index}"):
-                outputs = self.template(sub_batch, training=training)
+            with tf.name_scope(f"replica_{index}"):
+                outputs = _call_on_device(self.template, sub_batch, device, training)
             per_device.append(tf.nest.flatten(outputs))
         return [list(parts_of_output) for parts_of_output in zip(*per_device, strict=True)]
 

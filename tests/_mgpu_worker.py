@@ -16,6 +16,8 @@ import tensorflow as tf
 
 _CPU = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 4)
+# The placer prints every op's assigned device to stdout when a function runs (the run-time proof).
+tf.debugging.set_log_device_placement(True)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -26,12 +28,12 @@ from kutils.multi_gpu import _batch_slice  # noqa: E402
 DEVICE_SETS = {"2": ["/cpu:0", "/cpu:1"], "4": ["/cpu:0", "/cpu:1", "/cpu:2", "/cpu:3"]}
 
 
-def _single_io_model(seed: int) -> Any:
+def _single_io_model(seed: int, name: str = "single") -> Any:
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((5,), name="features")
     hidden = keras.layers.Dense(8, activation="tanh", name="hidden")(inputs)
     outputs = keras.layers.Dense(3, name="scores")(hidden)
-    return keras.Model(inputs, outputs, name="single")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _siamese_model(seed: int) -> Any:
@@ -132,6 +134,23 @@ def check_placement() -> dict[str, Any]:
             "eager_rows": [int(part.shape[0]) for part in eager_parts],
         }
     return result
+
+
+def check_runtime_placement() -> dict[str, Any]:
+    """One `fit` step and one `predict` of uniquely named models, for the placer's log on stdout."""
+    x = np.ones((6, 5), dtype="float32")
+    fit_template = _single_io_model(10, name="probe_fit")
+    trained = multi_gpu_model(fit_template, devices=["/cpu:3", "/cpu:1"])
+    trained.compile(optimizer="sgd", loss="mse")
+    trained.fit(x, np.zeros((6, 3), dtype="float32"), batch_size=6, epochs=1, verbose=0)
+    merged_on_first = multi_gpu_model(
+        _single_io_model(11, name="probe_merge"), devices=["/cpu:2", "/cpu:1"], cpu_merge=False
+    )
+    merged_on_first.predict(x, verbose=0)
+    return {
+        "probe_fit": {"devices": ["/cpu:3", "/cpu:1"], "merge": "/cpu:0"},
+        "probe_merge": {"devices": ["/cpu:2", "/cpu:1"], "merge": "/cpu:2"},
+    }
 
 
 def check_training(workdir: Path) -> dict[str, Any]:
@@ -254,6 +273,7 @@ def main() -> None:
         "slicing": check_slicing(),
         "predictions": check_predictions(),
         "placement": check_placement(),
+        "runtime_placement": check_runtime_placement(),
         "training": check_training(workdir),
         "cpu_relocation": check_cpu_relocation(),
         "errors": check_errors(),

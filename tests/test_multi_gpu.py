@@ -8,6 +8,7 @@ read its JSON results and compare them with independent references.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         [sys.executable, str(WORKER), str(workdir)], capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads((workdir / "results.json").read_text())
+    return {**json.loads((workdir / "results.json").read_text()), "placer_log": completed.stdout}
 
 
 def _keras_224_sub_batches(batch: int, parts: int) -> list[list[int]]:
@@ -103,6 +104,47 @@ def test_replicas_run_on_their_device_when_executed(results: dict[str, Any], cas
     expected = [f"/job:localhost/replica:0/task:0/device:CPU:{_device_index(d)}" for d in outcome["devices"]]
     assert outcome["eager"] == expected
     assert outcome["eager_rows"] == [len(rows) for rows in _keras_224_sub_batches(7, len(expected))]
+
+
+_PLACED = re.compile(
+    r"^(?P<op>\S+): \((?P<type>\w+)\): /job:localhost/replica:0/task:0/device:CPU:(?P<cpu>\d+)$"
+)
+_REPLICA_COMPUTE = {"MatMul", "BiasAdd", "Tanh", "BiasAddGrad", "TanhGrad"}
+
+
+def _placed_ops(log: str, model: str) -> list[tuple[str, str, str]]:
+    """(op name, op type, '/cpu:N') of every op of `model`'s functions, as the placer assigned them."""
+    matches = (_PLACED.match(line) for line in log.splitlines())
+    return [
+        (match["op"], match["type"], f"/cpu:{match['cpu']}")
+        for match in matches
+        if match and f"{model}_multi_device" in match["op"]
+    ]
+
+
+@pytest.mark.parametrize("model", ["probe_fit", "probe_merge"])
+def test_placer_runs_each_replicas_forward_and_backward_ops_on_its_device(
+    results: dict[str, Any], model: str
+) -> None:
+    """The placer's log of real `fit`/`predict` runs: replica i's compute ops (gradients too) on device i."""
+    expected = results["runtime_placement"][model]
+    placed = _placed_ops(results["placer_log"], model)
+    for index, device in enumerate(expected["devices"]):
+        compute = [
+            (op, kind, at)
+            for op, kind, at in placed
+            if f"/replica_{index}/" in op and kind in _REPLICA_COMPUTE
+        ]
+        assert {at for _, _, at in compute} == {device}, compute
+        forward = [op for op, _, _ in compute if "gradient_tape/" not in op]
+        backward = [op for op, _, _ in compute if "gradient_tape/" in op]
+        assert len(forward) >= 5, compute  # 2 MatMul, 2 BiasAdd, Tanh
+        if model == "probe_fit":
+            assert len(backward) >= 5, compute  # MatMul, BiasAddGrad (x2) and TanhGrad gradients
+        else:
+            assert backward == [], compute  # predict has no backward pass
+    merge = {at for op, kind, at in placed if kind == "ConcatV2" and "gradient_tape/" not in op}
+    assert merge == {expected["merge"]}
 
 
 @pytest.mark.parametrize(("case", "merge_device"), [("4", "/cpu:0"), ("2_gpu_merge", "/cpu:2")])
