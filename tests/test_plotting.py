@@ -222,8 +222,10 @@ def test_unbuilt_model_raises_clear_error():
 
 
 @pytest.mark.parametrize("build", [models.sequential, models.multi_io, models.nested, models.multiple_shapes])
-def test_png_and_svg_render_with_graphviz(tmp_path, build):
+def test_png_and_svg_render_with_graphviz(tmp_path, monkeypatch, build):
     """plot_model renders real PNG and SVG files; the SVG names every layer."""
+    monkeypatch.setitem(sys.modules, "IPython", None)  # the None return below is the no-IPython one
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
     model = build()
     png, svg = tmp_path / "model.png", tmp_path / "model.svg"
     assert plot_model(model, to_file=str(png), show_shapes=True, expand_nested=True) is None

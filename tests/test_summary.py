@@ -173,6 +173,32 @@ def test_bare_keras_op_is_a_row_with_one_line_per_connection():
     assert lines[first + 1] == " " * 65 + "d[0][0]".ljust(33)
 
 
+def test_layer_called_twice_in_a_chain_selects_the_connected_to_layout():
+    """A chain whose layer is called twice is not sequential-like (2.2.4 shared-layer rule): 98 columns."""
+    keras = models.keras_module()
+    x = keras.Input((4,), name="x")
+    twice = keras.layers.Dense(4, name="d")
+    _, lines = _capture(keras.Model(x, twice(twice(x)), name="twice"))
+    assert lines[1] == models.golden("multi_io").splitlines()[1]  # the 4-column header
+    # Columns end at int(98 * [.33, .55, .67, 1.]) = 32, 53, 65, 98; d has 4 * 4 + 4 weights.
+    assert lines[5:7] == [
+        "d (Dense)".ljust(32) + "(None, 4)".ljust(21) + "20".ljust(12) + "x[0][0]".ljust(33),
+        " " * 65 + "d[0][0]".ljust(33),
+    ]
+
+
+def test_layer_shared_with_another_model_keeps_the_sequential_layout():
+    """Only this model's calls count: a layer also used by another model leaves a chain 3-column."""
+    keras = models.keras_module()
+    shared = keras.layers.Dense(4, name="d")
+    other = keras.Input((4,), name="other")
+    keras.Model(other, shared(other))
+    x = keras.Input((4,), name="x")
+    _, lines = _capture(keras.Model(x, shared(x)))
+    assert lines[1] == models.golden("sequential").splitlines()[1]  # the 3-column header
+    assert lines[5] == "d (Dense)".ljust(29) + "(None, 4)".ljust(26) + "20".ljust(10)
+
+
 def test_nested_model_without_expand_is_one_row():
     """Without expand_nested a nested model is a single row with its total parameter count."""
     summary, _ = _capture(models.nested())
