@@ -231,6 +231,11 @@ class OrderedEnqueuer(SequenceEnqueuer):
         try:
             while not self.stop_signal.is_set():
                 indices = list(range(len(self.sequence)))
+                if not indices:  # 2.2.4 spun through empty epochs forever while get() waited
+                    raise ValueError(
+                        f"OrderedEnqueuer: the sequence {type(self.sequence).__name__} has no batches "
+                        "(len(sequence) == 0), so get() would wait forever; give it at least one batch."
+                    )
                 if self.shuffle:
                     random.shuffle(indices)
                 futures: list[Future[Any]] = []

@@ -89,6 +89,16 @@ def test_on_epoch_end_exception_reraised():
     assert _kutils_threads() == []
 
 
+def test_empty_sequence_raises_instead_of_waiting_forever():
+    """A sequence with no batches makes get() raise ValueError naming it (2.2.4 spun forever)."""
+    enqueuer = OrderedEnqueuer(IndexSequence(length=0))
+    enqueuer.start(workers=2)
+    with pytest.raises(ValueError, match=r"IndexSequence has no batches \(len\(sequence\) == 0\)"):
+        next(enqueuer.get())
+    assert not enqueuer.is_running()
+    assert _kutils_threads() == []
+
+
 def test_start_stop_lifecycle():
     """is_running follows start/stop; stop is idempotent; the context manager stops; no thread is left."""
     enqueuer = OrderedEnqueuer(IndexSequence())
