@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import json
 import os
 import queue
@@ -48,8 +49,8 @@ OFFLINE_ENV = "KUTILS_OFFLINE"
 VERIFY_ENV = "KUTILS_VERIFY"
 
 _CHUNK_SIZE = 1 << 20
-# Chunks received but not hashed yet, at most (about this many MiB in memory).
-_QUEUED_CHUNKS = 32
+# Reused download buffers of _CHUNK_SIZE bytes (filled, being written or waiting to be hashed), at most.
+_BUFFERS = 8
 _MAX_BACKOFF = 10.0
 # A temporary download untouched for this long belongs to a dead process.
 _STALE_PART_SECONDS = 3600.0
@@ -554,24 +555,42 @@ class _Retry(Exception):
 class _Sink:
     """The temporary file being downloaded, its size, and its hash computed on a helper thread.
 
-    The helper thread hashes each chunk while the calling thread receives and
-    writes the next one (`hashlib` releases the GIL on large buffers), so
-    hashing costs no extra pass and little extra time.
+    Bytes are read straight into a few reused buffers (no allocation or copy
+    per chunk). The helper thread hashes a filled buffer while the calling
+    thread writes it to the file and reads the next one (`hashlib` releases
+    the GIL on large buffers), then hands the buffer back: hashing costs no
+    extra pass and little extra time.
     """
 
     def __init__(self, descriptor: int, algorithm: str) -> None:
         self.descriptor = descriptor
         self.algorithm = algorithm
         self.size = 0
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        self._buffers = 0
         self._start_hashing()
 
-    def write(self, chunk: bytes) -> None:
-        """Appends `chunk` (immutable: the hashing thread reads it later) to the file and the hash."""
-        self._chunks.put(chunk)
-        view = memoryview(chunk)
+    def fill(self, read_into: Callable[[memoryview], int]) -> int:
+        """Appends the bytes `read_into(buffer)` reads to the file and the hash; returns their count.
+
+        Returns 0 at the end of the body. What `read_into` read before raising
+        is lost, so `size` only ever counts bytes that are in the file.
+        """
+        buffer = self._take_buffer()
+        try:
+            count = read_into(memoryview(buffer))
+        except BaseException:
+            self._free.put(buffer)
+            raise
+        if not count:
+            self._free.put(buffer)
+            return 0
+        self._filled.put((buffer, count))  # the hashing thread only reads it, then gives it back
+        view = memoryview(buffer)[:count]
         while view:
             view = view[os.write(self.descriptor, view) :]
-        self.size += len(chunk)
+        self.size += count
+        return count
 
     def hexdigest(self) -> str:
         """The hash of everything written; writing again needs `restart()`."""
@@ -590,23 +609,41 @@ class _Sink:
         """Stops the hashing thread (the file descriptor stays open)."""
         self._stop_hashing()
 
+    def _take_buffer(self) -> bytearray:
+        """A free buffer; a new one while fewer than `_BUFFERS` exist, else waits for the hashing thread."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            if self._buffers < _BUFFERS:
+                self._buffers += 1
+                return bytearray(_CHUNK_SIZE)
+            return self._free.get()
+
     def _start_hashing(self) -> None:
         self._hasher = hashlib.new(self.algorithm)
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
+        self._filled: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
         self._thread = threading.Thread(
-            target=_hash_chunks, args=(self._hasher, self._chunks), name="kutils-get_file-hash", daemon=True
+            target=_hash_buffers,
+            args=(self._hasher, self._filled, self._free),
+            name="kutils-get_file-hash",
+            daemon=True,
         )
         self._thread.start()
 
     def _stop_hashing(self) -> None:
         if self._thread.is_alive():
-            self._chunks.put(None)
+            self._filled.put(None)
             self._thread.join()
 
 
-def _hash_chunks(hasher: Any, chunks: queue.Queue[bytes | None]) -> None:
-    while (chunk := chunks.get()) is not None:
-        hasher.update(chunk)
+def _hash_buffers(
+    hasher: Any, filled: queue.Queue[tuple[bytearray, int] | None], free: queue.Queue[bytearray]
+) -> None:
+    """Hashes each `(buffer, count)` handed over, then returns the buffer to `free`."""
+    while (item := filled.get()) is not None:
+        buffer, count = item
+        hasher.update(memoryview(buffer)[:count])
+        free.put(buffer)
 
 
 class _Progress:
@@ -725,8 +762,7 @@ def _fetch_local(origin: str, fpath: str, sink: _Sink, progress: _Progress) -> N
         raise _fetch_error(origin, fpath, None, error.strerror or str(error)) from error
     with stream:
         progress.start(os.fstat(stream.fileno()).st_size)
-        while chunk := stream.read(_CHUNK_SIZE):
-            sink.write(chunk)
+        while sink.fill(stream.readinto):
             progress.update(sink.size)
 
 
@@ -770,30 +806,41 @@ def _fetch_http(
         remaining = response.headers.get("Content-Length")
         expected = sink.size + int(remaining) if remaining and remaining.isdigit() else None
         progress.start(expected)
-        read = _body_reader(response)
-        while True:
+        read_body_into = _body_reader(response)
+
+        def read_into(buffer: memoryview) -> int:
             try:
-                chunk = read(_CHUNK_SIZE)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                return read_body_into(buffer)
+            except (
+                requests.RequestException,
+                urllib3.exceptions.HTTPError,
+                http.client.HTTPException,
+                OSError,
+            ) as error:
                 reason = f"the connection broke after {sink.size} of {expected or 'unknown'} bytes ({error})"
                 raise _Retry(_fetch_error(origin, fpath, status, reason), restart=False) from error
-            if not chunk:
-                break
-            sink.write(chunk)
+
+        while sink.fill(read_into):
             progress.update(sink.size)
     if expected is not None and sink.size != expected:
         reason = f"received {sink.size} bytes but the server announced {expected}"
         raise _Retry(_fetch_error(origin, fpath, status, reason), restart=sink.size > expected)
 
 
-def _body_reader(response: Any) -> Callable[[int], bytes]:
-    """Reads the raw body (no content decoding) in full chunks of the size asked.
+def _body_reader(response: Any) -> Callable[[memoryview], int]:
+    """The raw body's `readinto` (no content decoding): fills a buffer, returns the count, 0 at the end.
 
-    A chunk cut short by a broken connection is lost, so a resume restarts at
-    most one chunk early.
+    The standard library response under urllib3 (`raw._fp`, an
+    `http.client.HTTPResponse`) reads from the socket straight into the
+    buffer. urllib3's own `readinto` (a read, then a copy) is the fallback for
+    a urllib3 version without it. Both honour Content-Length and chunked
+    encoding, and the socket's timeout.
     """
     raw = response.raw
-    return lambda size: raw.read(size, decode_content=False)
+    body = getattr(raw, "_fp", None)
+    if isinstance(body, http.client.HTTPResponse):
+        return body.readinto
+    return raw.readinto
 
 
 def _range_start(response: Any) -> int | None:

@@ -80,6 +80,23 @@ def test_dropped_connection_resumes_with_range(server: TestServer, tmp_path: Pat
     assert route.bytes_sent == DROP_AT + len(BIG) - resumed_at
 
 
+def test_body_is_read_in_place_and_the_urllib3_fallback_also_resumes(
+    server: TestServer, tmp_path: Path, monkeypatch
+):
+    """The body is read with http.client's readinto; urllib3's readinto (the fallback) gives the same file."""
+    import requests
+
+    import kutils.download
+
+    with requests.get(server.add("/probe.bin", DATA), stream=True, timeout=30) as response:
+        assert kutils.download._body_reader(response) == response.raw._fp.readinto
+    monkeypatch.setattr(kutils.download, "_body_reader", lambda response: response.raw.readinto)
+    url = server.add("/drop.bin", BIG, faults=1, drop_after=DROP_AT)
+    path = get_file("drop.bin", url, file_hash=sha256(BIG), cache_dir=tmp_path, **NO_WAIT)
+    assert Path(path).read_bytes() == BIG
+    assert server.routes["/drop.bin"].ranges[1] is not None  # the drop was resumed, not restarted
+
+
 def test_retries_count_again_while_the_download_makes_headway(server: TestServer, tmp_path: Path):
     """A link that breaks on every answer but gets further each time finishes, even with retries=1."""
     url = server.add("/flaky-link.bin", BIG, drop_after=1_200_000)
