@@ -1,8 +1,10 @@
 """distributed_fit under MirroredStrategy (2 logical CPUs) and MultiWorkerMirroredStrategy (2 processes).
 
 All training runs in fresh subprocesses (`tests/_distribute_worker.py`): one
-for MirroredStrategy and the Keras `model.fit` references, and one pair of
-workers on 127.0.0.1 with `TF_CONFIG`. The tests compare their JSON results.
+for MirroredStrategy and the Keras `model.fit` references, and two pairs of
+workers on 127.0.0.1 with `TF_CONFIG` (one pair loses a worker to a crash, the
+other to a hang). All five start together, so the waits overlap; the tests
+compare their JSON results.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +39,6 @@ def _assert_same_history(got: dict[str, list[float]], expected: dict[str, list[f
         np.testing.assert_allclose(got[name], values, rtol=TOLERANCE, atol=TOLERANCE, err_msg=name)
 
 
-@pytest.fixture(scope="module")
-def mirrored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    workdir = tmp_path_factory.mktemp("mirrored")
-    completed = subprocess.run(
-        [sys.executable, str(WORKER), "mirrored", str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    results = json.loads((workdir / "mirrored.json").read_text())
-    results["stdout"] = completed.stdout
-    return results
-
-
 def _free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for sock in sockets:
@@ -61,47 +49,92 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def _run_worker_pair(workdir: Path, scenario: str, grace: float) -> dict[str, Any]:
-    """Starts two workers, waits for worker 0, then for worker 1 (up to `grace` s) before killing it."""
-    ports = ",".join(map(str, _free_ports(2)))
-    processes = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "worker", str(workdir), str(index), ports, scenario],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for index in range(2)
-    ]
+def _start(workdir: Path, name: str, *args: str) -> subprocess.Popen[str]:
+    """One worker subprocess; its stdout and stderr go to files in `workdir` (no pipe can fill up)."""
+    with open(workdir / f"{name}.stdout", "w") as stdout, open(workdir / f"{name}.stderr", "w") as stderr:
+        return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=stdout, stderr=stderr, text=True)
+
+
+class _Runs:
+    """All subprocesses of this module, started together: the worker pairs mostly wait (on each other,
+    a dead peer's heartbeat or the collective timeout), so they overlap with the CPU-bound mirrored run."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        ports = [str(port) for port in _free_ports(4)]  # all at once, so the two pairs never share one
+        self.dirs = {name: tmp_path_factory.mktemp(name) for name in ("hang", "die", "mirrored")}
+        self.processes = {
+            scenario: [
+                _start(
+                    self.dirs[scenario],
+                    f"worker{index}",
+                    "worker",
+                    str(self.dirs[scenario]),
+                    str(index),
+                    ",".join(pair),
+                    scenario,
+                )
+                for index in range(2)
+            ]
+            for scenario, pair in (("hang", ports[:2]), ("die", ports[2:]))
+        }
+        self.processes["mirrored"] = [
+            _start(self.dirs["mirrored"], "mirrored", "mirrored", str(self.dirs["mirrored"]))
+        ]
+
+    def output(self, run: str, name: str, stream: str) -> str:
+        return (self.dirs[run] / f"{name}.{stream}").read_text()
+
+    def kill_all(self) -> None:
+        for processes in self.processes.values():
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Runs]:
+    started = _Runs(tmp_path_factory)
+    yield started
+    started.kill_all()
+
+
+@pytest.fixture(scope="module")
+def mirrored(runs: _Runs) -> dict[str, Any]:
+    process = runs.processes["mirrored"][0]
+    returncode = process.wait(timeout=SUBPROCESS_TIMEOUT)
+    assert returncode == 0, runs.output("mirrored", "mirrored", "stderr")[-4000:]
+    results = json.loads((runs.dirs["mirrored"] / "mirrored.json").read_text())
+    results["stdout"] = runs.output("mirrored", "mirrored", "stdout")
+    return results
+
+
+def _collect_worker_pair(runs: _Runs, scenario: str, grace: float) -> dict[str, Any]:
+    """Waits for worker 0, then for worker 1 (up to `grace` s) before killing it."""
+    processes = runs.processes[scenario]
+    processes[0].wait(timeout=SUBPROCESS_TIMEOUT)
     try:
-        _, first_stderr = processes[0].communicate(timeout=SUBPROCESS_TIMEOUT)
-        try:
-            processes[1].wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            processes[1].kill()  # a hanging worker is ended here, after worker 0 gave up on it
-            processes[1].wait()
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    written = [workdir / f"{scenario}{i}.json" for i in (0, 1)]
+        processes[1].wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        processes[1].kill()  # a hanging worker is ended here, after worker 0 gave up on it
+        processes[1].wait()
+    written = [runs.dirs[scenario] / f"{scenario}{i}.json" for i in (0, 1)]
     results = {f"worker{i}": json.loads(path.read_text()) for i, path in enumerate(written) if path.exists()}
     results["returncodes"] = [process.returncode for process in processes]
-    results["stderr"] = first_stderr[-3000:]
+    results["stderr"] = runs.output(scenario, "worker0", "stderr")[-3000:]
     return results
 
 
 @pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def workers(runs: _Runs) -> dict[str, Any]:
     """Two MultiWorkerMirroredStrategy workers: phase 1 trains, phase 2 loses worker 1 mid-epoch."""
-    return _run_worker_pair(tmp_path_factory.mktemp("workers"), "die", grace=60)
+    return _collect_worker_pair(runs, "die", grace=60)
 
 
 @pytest.fixture(scope="module")
-def hanging_workers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def hanging_workers(runs: _Runs) -> dict[str, Any]:
     """Two workers with a collective timeout; worker 1 stalls mid-epoch."""
-    return _run_worker_pair(tmp_path_factory.mktemp("hanging"), "hang", grace=0)
+    return _collect_worker_pair(runs, "hang", grace=0)
 
 
 @pytest.mark.slow
