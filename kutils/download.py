@@ -241,7 +241,7 @@ def get_file(
     downloaded = False
     if force_download or not _is_cached(fpath, want, options, announce=True):
         if options.offline:
-            raise _offline_error(origin, fpath, want)
+            raise _offline_error(origin, fpath, force_download=force_download)
         with _cache_lock(fpath):
             if force_download or not _is_cached(fpath, want, options, announce=False):
                 _download(origin, fpath, want, options)
@@ -877,9 +877,13 @@ def _fetch_error(origin: str, fpath: str, status: int | None, reason: str) -> Do
     )
 
 
-def _offline_error(origin: str, fpath: str, want: _Expected | None) -> OfflineError:
-    cached = want is not None and os.path.exists(fpath)
-    state = "does not match file_hash" if cached else "is not in the cache"
+def _offline_error(origin: str, fpath: str, *, force_download: bool) -> OfflineError:
+    if not os.path.exists(fpath):
+        state = "is not in the cache"
+    elif force_download:
+        state = "is cached, but force_download=True asks for a new download"
+    else:
+        state = "does not match file_hash"
     reason = f"offline mode is on and {fpath} {state}"
     return OfflineError(
         f"URL fetch failure on {origin} : None -- {reason}; nothing was downloaded. "

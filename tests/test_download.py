@@ -305,6 +305,16 @@ def test_offline_with_stale_file_says_it_does_not_match(server: TestServer, tmp_
     assert stale.read_bytes() == b"old"
 
 
+def test_offline_with_force_download_says_why(server: TestServer, tmp_path: Path):
+    """offline=True with force_download=True raises OfflineError naming force_download, keeping the file."""
+    url = server.add("/data.bin", DATA)
+    path = get_file("data.bin", url, cache_dir=tmp_path)
+    with pytest.raises(OfflineError, match="force_download=True"):
+        get_file("data.bin", url, cache_dir=tmp_path, offline=True, force_download=True)
+    assert Path(path).read_bytes() == DATA
+    assert server.requests("/data.bin") == 1
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o007])
 def test_downloaded_file_honours_the_umask(server: TestServer, tmp_path: Path, umask: int):
     """Downloaded files get 0666 minus the umask (not the 0600 of NamedTemporaryFile)."""
