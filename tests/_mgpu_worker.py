@@ -146,10 +146,14 @@ def check_runtime_placement() -> dict[str, Any]:
     merged_on_first = multi_gpu_model(
         _single_io_model(11, name="probe_merge"), devices=["/cpu:2", "/cpu:1"], cpu_merge=False
     )
-    merged_on_first.predict(x, verbose=0)
+    varied = np.linspace(-2, 2, 35, dtype="float32").reshape(7, 5)
+    merge_diff = _max_diff(
+        [merged_on_first.predict(varied, verbose=0)],
+        [merged_on_first.get_layer("replicated_template").template.predict(varied, verbose=0)],
+    )
     return {
         "probe_fit": {"devices": ["/cpu:3", "/cpu:1"], "merge": "/cpu:0"},
-        "probe_merge": {"devices": ["/cpu:2", "/cpu:1"], "merge": "/cpu:2"},
+        "probe_merge": {"devices": ["/cpu:2", "/cpu:1"], "merge": "/cpu:2", "diff": merge_diff},
     }
 
 
@@ -159,14 +163,18 @@ def check_training(workdir: Path) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((13, 5)).astype("float32")
     y = rng.standard_normal((13, 3)).astype("float32")
-    for count, devices in DEVICE_SETS.items():
+    for count, devices, eagerly in (
+        ("2", DEVICE_SETS["2"], False),
+        ("4", DEVICE_SETS["4"], False),
+        ("2_eager", DEVICE_SETS["2"], True),
+    ):
         template = _single_io_model(4)
         reference = keras.models.clone_model(template)
         reference.set_weights(template.get_weights())
         before = template.get_weights()
         parallel = multi_gpu_model(template, devices=devices)
         for model in (parallel, reference):
-            model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+            model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=eagerly)
             model.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0)
         result[f"fit/{count}"] = {
             "diff_to_reference": _max_diff(template.get_weights(), reference.get_weights()),

@@ -147,6 +147,11 @@ def test_placer_runs_each_replicas_forward_and_backward_ops_on_its_device(
     assert merge == {expected["merge"]}
 
 
+def test_cpu_merge_false_predicts_like_the_template(results: dict[str, Any]) -> None:
+    """Merging on the first replica device (cpu_merge=False) changes where, not what, is computed."""
+    assert results["runtime_placement"]["probe_merge"]["diff"] <= FLOAT_TOLERANCE
+
+
 @pytest.mark.parametrize(("case", "merge_device"), [("4", "/cpu:0"), ("2_gpu_merge", "/cpu:2")])
 def test_split_and_merge_happen_on_the_merge_device(
     results: dict[str, Any], case: str, merge_device: str
@@ -158,11 +163,11 @@ def test_split_and_merge_happen_on_the_merge_device(
     assert graph["concat"] == expected
 
 
-@pytest.mark.parametrize("count", ["2", "4"])
+@pytest.mark.parametrize("count", ["2", "4", "2_eager"])
 def test_fit_on_parallel_model_trains_the_template_like_a_single_device_run(
     results: dict[str, Any], count: str
 ) -> None:
-    """Two epochs of `fit` through the replicas give the weights of the same steps on one device."""
+    """Two epochs of `fit` through the replicas (traced or run_eagerly) equal the same steps on one device."""
     outcome = results["training"][f"fit/{count}"]
     assert outcome["shared"]
     assert outcome["change"] > 1e-3
