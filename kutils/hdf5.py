@@ -170,8 +170,8 @@ class HDF5Matrix:
         end: int | None = None,
         normalizer: Normalizer | None = None,
     ) -> None:
-        if not isinstance(datapath, str | os.PathLike):
-            raise TypeError(f"HDF5Matrix: datapath={datapath!r} must be a path (str or os.PathLike).")
+        if not isinstance(datapath, str | bytes | os.PathLike):
+            raise TypeError(f"HDF5Matrix: datapath={datapath!r} must be a path (str, bytes or os.PathLike).")
         if not isinstance(dataset, str | bytes):
             raise TypeError(f"HDF5Matrix: dataset={dataset!r} must be the dataset's name (a str).")
         if normalizer is not None and not callable(normalizer):
