@@ -52,13 +52,21 @@ def _requests_stream(url: str, target: Path, hash_it: bool) -> None:
 
 
 def _fresh_downloads(workdir: Path, fetches: dict[str, Callable[[Path], object]]) -> dict[str, float]:
-    """Best time of each `fetch(empty cache folder)`, the clients taking turns so noise hits all alike."""
+    """Best time of each `fetch(empty cache folder)`, the clients taking turns so noise hits all alike.
+
+    The order of the clients rotates at each round, and the disk is synced before each
+    fetch, so no client always pays for the write-back of the previous one's 256 MiB.
+    """
     cache = workdir / "cache"
     best = dict.fromkeys(fetches, float("inf"))
-    for _ in range(DOWNLOAD_REPEAT):
-        for name, fetch in fetches.items():
+    names = list(fetches)
+    for round_index in range(DOWNLOAD_REPEAT):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            fetch = fetches[name]
             shutil.rmtree(cache, ignore_errors=True)
             cache.mkdir()
+            os.sync()
             with contextlib.redirect_stdout(io.StringIO()):
                 started = time.perf_counter()
                 fetch(cache)
