@@ -11,9 +11,10 @@ the file, so a read-only `np.memmap` gives random rows at memory speed:
 Everything else goes through h5py, reading sorted unique indices and
 un-permuting in memory: compressed or filtered data, partial chunks,
 unallocated storage, compound or variable-length types, numbers whose HDF5
-type is not numpy's byte layout (reduced precision, bit offset), and datasets
-reached through an external link (stored in another file). The memmaps are
-opened read-only: nothing here can write to the file.
+type is not numpy's byte layout (reduced precision, bit offset), datasets
+reached through an external link (stored in another file), and files this
+process also has open for writing (their latest writes may sit in HDF5's
+caches, not on disk). The memmaps are opened read-only: nothing here can write to the file.
 """
 
 from __future__ import annotations
@@ -134,6 +135,12 @@ def _chunk_offsets(dataset: h5py.Dataset) -> np.ndarray | None:
     return offsets
 
 
+def _only_read_in_this_process(dataset: h5py.Dataset) -> bool:
+    """False when this process also has the file open for writing: HDF5 then shares one handle with
+    the writer, and data it holds in its caches is not on disk yet."""
+    return not dataset.file.id.get_intent() & h5py.h5f.ACC_RDWR
+
+
 def _stored_in(path: str, dataset: h5py.Dataset) -> bool:
     """Whether `dataset`'s bytes are in the file at `path` (not in a file an external link points to)."""
     try:
@@ -157,6 +164,7 @@ def open_row_reader(path: str, dataset: h5py.Dataset) -> RowReader:
         and _stored_as_numpy_bytes(dataset)
         and _has_no_filters(dataset)
         and _stored_in(path, dataset)
+        and _only_read_in_this_process(dataset)
     )
     if plain and dataset.chunks is None:
         offset = dataset.id.get_offset()

@@ -167,6 +167,21 @@ def test_unusual_layouts_read_the_stored_values(unusual_file: tuple[Path, dict[s
                 assert matrix.dtype == values.dtype, name
 
 
+def test_sees_writes_of_a_writer_in_the_same_process(tmp_path: Path):
+    """While this process writes the file through h5py, HDF5Matrix returns the new rows, not stale bytes."""
+    with h5py.File(tmp_path / "live.h5", "w") as writer:
+        for name, chunks in (("contiguous", None), ("chunked", (4, 3, 2))):
+            writer.create_dataset(name, data=DATA, chunks=chunks)
+        writer.flush()
+        matrices = {name: HDF5Matrix(tmp_path / "live.h5", name) for name in ("contiguous", "chunked")}
+        for name, matrix in matrices.items():
+            assert np.array_equal(matrix[[5, 2]], DATA[[5, 2]])
+            writer[name][5] = -1
+            assert np.array_equal(matrix[[5, 2]], np.stack([np.full((3, 2), -1), DATA[2]])), name
+            assert np.array_equal(matrix[4:7], writer[name][4:7]), name
+            matrix.close()
+
+
 def test_unsorted_and_duplicate_indices(h5file: Path):
     """Indices in any order and repeated (h5py raises TypeError for both) follow numpy."""
     matrix = HDF5Matrix(h5file, "compressed")
