@@ -63,6 +63,7 @@ class Route:
         chunk_size: Bytes written per chunk.
         redirect_to: Answer 302 to this path instead of a body.
         later_body: The content served once the faulty requests are over, if it changes.
+        chunked: Send the body with `Transfer-Encoding: chunked` instead of a Content-Length.
     """
 
     body: bytes = b""
@@ -75,6 +76,7 @@ class Route:
     chunk_size: int = 64 * 1024
     redirect_to: str | None = None
     later_body: bytes | None = None
+    chunked: bool = False
     requests: int = 0
     bytes_sent: int = 0
     ranges: list[str | None] = field(default_factory=list)
@@ -187,13 +189,19 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
             self.send_header("Accept-Ranges", "none" if route.ignore_range else "bytes")
             announced = route.content_length if faulty and route.content_length is not None else len(body)
-            self.send_header("Content-Length", str(announced))
+            if route.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(announced))
             self.end_headers()
             limit = route.drop_after if faulty and route.drop_after is not None else len(body)
             sent = 0
             while sent < min(limit, len(body)):
                 piece = body[sent : min(sent + route.chunk_size, limit)]
-                self.wfile.write(piece)
+                if route.chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                else:
+                    self.wfile.write(piece)
                 sent += len(piece)
                 with server.lock:
                     route.bytes_sent += len(piece)
@@ -202,6 +210,8 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
             if sent < announced:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+            elif route.chunked:
+                self.wfile.write(b"0\r\n\r\n")
 
     return Handler
 

@@ -97,6 +97,16 @@ def test_body_is_read_in_place_and_the_urllib3_fallback_also_resumes(
     assert server.routes["/drop.bin"].ranges[1] is not None  # the drop was resumed, not restarted
 
 
+def test_chunked_body_cut_short_is_resumed(server: TestServer, tmp_path: Path):
+    """A chunked answer (no Content-Length) cut mid-body is caught and resumed with Range."""
+    url = server.add("/chunked.bin", BIG, faults=1, drop_after=DROP_AT, chunked=True)
+    path = get_file("chunked.bin", url, file_hash=sha256(BIG), cache_dir=tmp_path, **NO_WAIT)
+    assert Path(path).read_bytes() == BIG
+    ranges = server.routes["/chunked.bin"].ranges
+    assert ranges[0] is None
+    assert 0 < int(ranges[1].removeprefix("bytes=").removesuffix("-")) <= DROP_AT
+
+
 def test_retries_count_again_while_the_download_makes_headway(server: TestServer, tmp_path: Path):
     """A link that breaks on every answer but gets further each time finishes, even with retries=1."""
     url = server.add("/flaky-link.bin", BIG, drop_after=1_200_000)
