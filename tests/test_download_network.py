@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -252,6 +253,23 @@ def test_sigkill_mid_download_leaves_no_cache_entry(server: TestServer, tmp_path
         assert not (tmp_path / "datasets" / ".big.bin.kutils.json").exists()
     path = get_file("big.bin", server.add("/big.bin", big), cache_dir=tmp_path)
     assert Path(path).read_bytes() == big
+
+
+def test_ctrl_c_mid_download_leaves_nothing_behind(server: TestServer, tmp_path: Path):
+    """SIGINT (Ctrl-C) mid-transfer raises KeyboardInterrupt and removes the temporary file as well."""
+    big = payload(3_000_000, seed=2)
+    url = server.add("/big-slow.bin", big, chunk_size=32_768, delay=0.02)
+    child = python_child(_KILLED_CHILD, url, str(tmp_path))
+    deadline = time.monotonic() + 60
+    while server.bytes_sent("/big-slow.bin") < 200_000:
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the child never started downloading"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode != 0
+    assert "KeyboardInterrupt" in stderr
+    assert cache_entries(tmp_path) == []
 
 
 _SHARING_CHILD = """
