@@ -352,7 +352,8 @@ class GeneratorEnqueuer(SequenceEnqueuer):
     2.2.4; a generator cannot be pickled, so processes are always forked.
 
     Args:
-        generator: a generator (or any iterator) function which yields data.
+        sequence: a generator (or any iterator) which yields data. The name
+            is Keras 2.2.4's, so `GeneratorEnqueuer(sequence=gen)` works.
         use_multiprocessing: use multiprocessing if True, otherwise threading.
         wait_time: ignored, as in Keras 2.2.4 (a `DeprecationWarning` if given).
         random_seed: Initial seed for workers, will be incremented by one for
@@ -371,12 +372,12 @@ class GeneratorEnqueuer(SequenceEnqueuer):
 
     def __init__(
         self,
-        generator: Iterator[Any],
+        sequence: Iterator[Any],
         use_multiprocessing: bool = False,
         wait_time: float | None = None,
         random_seed: int | None = None,
     ) -> None:
-        super().__init__(generator, use_multiprocessing)
+        super().__init__(sequence, use_multiprocessing)
         if wait_time is not None:
             warnings.warn("`wait_time` is not used anymore.", DeprecationWarning, stacklevel=2)
         self.wait_time = wait_time

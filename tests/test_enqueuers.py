@@ -160,6 +160,14 @@ def test_generator_enqueuer_threads_share_a_generator():
     assert _kutils_threads() == []
 
 
+def test_generator_enqueuer_takes_keras_224_keyword_names():
+    """The 2.2.4 keywords `sequence=` and `random_seed=` are accepted and used."""
+    enqueuer = GeneratorEnqueuer(sequence=_plain_generator(5), random_seed=3)
+    assert enqueuer.random_seed == 3
+    enqueuer.start(workers=1, max_queue_size=2)
+    assert list(enqueuer.get()) == list(range(5))
+
+
 def test_generator_enqueuer_exception_reraised():
     """An exception raised by the generator is re-raised by get() after the items before it."""
 
