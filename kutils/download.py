@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from .archives import UnsafeArchiveError, extract_archive
+from .progbar import Progbar, _is_interactive
 
 __all__ = [
     "CacheDirError",
@@ -198,7 +199,7 @@ def get_file(
         offline: Keyword-only. True never downloads: it returns the cached
             file or raises `OfflineError`. None reads `$KUTILS_OFFLINE`.
         progress: Keyword-only. Whether to show a progress bar; None shows one
-            only when standard output is a terminal.
+            only where the `Progbar` redraws in place (a terminal or Jupyter).
 
     Returns:
         The path of the downloaded file, as a string; with `untar=True`, the
@@ -357,15 +358,8 @@ class _Options:
         if offline is None:
             offline = os.environ.get(OFFLINE_ENV, "").strip().lower() in _TRUE_WORDS
         if progress is None:
-            progress = _stdout_is_terminal()
+            progress = _is_interactive(sys.stdout)
         return cls(float(timeout), retries, float(retry_backoff), mode == "always", offline, progress)
-
-
-def _stdout_is_terminal() -> bool:
-    try:
-        return sys.stdout is not None and sys.stdout.isatty()
-    except ValueError:
-        return False
 
 
 def _name_from_url(origin: str) -> str:
@@ -655,8 +649,6 @@ class _Progress:
 
     def start(self, total: int | None) -> None:
         if self.enabled and self.bar is None:
-            from .progbar import Progbar
-
             self.bar = Progbar(total)
 
     def update(self, done: int) -> None:
