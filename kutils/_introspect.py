@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
+from .errors import ModelNotBuiltError
+
 __all__ = [
     "ModelNotBuiltError",
     "ensure_built",
@@ -40,10 +42,6 @@ Shape = tuple[int | None, ...]
 # A layer's shape as Keras 2.2.4 reported it: one tuple, or a list of tuples
 # for several tensors; None when it is not defined (printed as `multiple`).
 LayerShape = Shape | list[Shape] | None
-
-
-class ModelNotBuiltError(ValueError):
-    """The model has not been built, so it has no layer graph or weights yet."""
 
 
 def ensure_built(model: Any, feature: str) -> None:
