@@ -1,15 +1,20 @@
 """Worker pools that compute `state[index]` in threads or processes, returning Futures.
 
-Used by `OrderedEnqueuer`. The process pool talks to each worker over its own
-pipe, so that a new version of the state (a sequence changed by
-`on_epoch_end`) reaches every worker before the next task, a dead worker is
-noticed (its pending futures fail instead of hanging), and a worker whose
-parent died exits on its own (end of file on its pipe).
+Used by `OrderedEnqueuer`. The process pool talks to each worker over two
+pipes of its own: tasks (and the state, streamed) go down one; results come
+back up the other as frames (`kutils._frames`) read without blocking. So a
+new version of the state (a sequence changed by `on_epoch_end`) reaches every
+worker before the next task, a dead worker is noticed (its pending futures
+fail naming it and the signal that killed it, instead of hanging, even in the
+middle of a half-written batch), an exception or batch that cannot be rebuilt
+in the parent still reaches the caller, and a worker whose parent died exits
+on its own (end of file on its task pipe).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import multiprocessing
 import multiprocessing.connection
@@ -17,36 +22,37 @@ import pickle
 import queue
 import signal
 import threading
-import traceback
-from collections.abc import Sequence
-from concurrent.futures import Future
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future
 from multiprocessing.context import BaseContext
 from typing import Any
 
-__all__ = ["ProcessWorkers", "RemoteTraceback", "ThreadWorkers", "WorkerDiedError", "with_remote_traceback"]
+from ._frames import (
+    FrameReader,
+    RemoteTraceback,
+    decode,
+    send_error,
+    send_value,
+    widen_pipe,
+    with_remote_traceback,
+)
+from ._main_module import main_is_importable, unguarded_main_script
+from ._shm import remove_segments_of, watch
+from .errors import WorkerDiedError
+
+__all__ = [
+    "ProcessWorkers",
+    "RemoteTraceback",
+    "ThreadWorkers",
+    "WorkerDiedError",
+    "describe_exit",
+    "end_process",
+    "process_context",
+    "with_remote_traceback",
+]
 
 _POLL_SECONDS = 0.1
-
-
-class WorkerDiedError(RuntimeError):
-    """A worker process exited (crashed or was killed) while it had work to do."""
-
-
-class RemoteTraceback(Exception):
-    """The formatted traceback of an exception raised in a worker process."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
-
-
-def with_remote_traceback(error: BaseException, text: str) -> BaseException:
-    """Attaches a worker's formatted traceback to `error` as its `__cause__`."""
-    error.__cause__ = RemoteTraceback(text)
-    return error
 
 
 class ThreadWorkers:
@@ -91,71 +97,184 @@ class ThreadWorkers:
         return [thread for thread in self._threads if thread.is_alive()]
 
 
-def _process_main(connection: multiprocessing.connection.Connection) -> None:
-    """Entry point of a worker process: answers `("item", task_id, index)` with `state[index]`."""
+def describe_exit(process: Any) -> str:
+    """'exited with code N', plus the signal's name when a signal killed `process`."""
+    code = process.exitcode
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"exited with code {code} (killed by signal {signal.Signals(-code).name})"
+    return f"exited with code {code}"
+
+
+def _process_main(tasks: Any, results: Any) -> None:
+    """Entry point of a worker process: answers ("item", task_id, index) with `state[index]`.
+
+    Reads a stream of pickles from `tasks` (a state is streamed right after its
+    ("state", ...) message, never held whole in the parent) and writes frames to `results`.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    stream = open(tasks.fileno(), "rb", closefd=False)  # noqa: SIM115 - lives as long as the process
+    out = results.fileno()
     state: Any = None
+    state_error: BaseException | None = None
     while True:
         try:
-            message = connection.recv()
+            message = pickle.load(stream)
         except (EOFError, OSError):  # the parent is gone
             return
         if message is None:
             return
-        kind, first, second = message
+        kind, task_id, index = message
         if kind == "state":
-            state = pickle.loads(first)
+            try:
+                state, state_error = pickle.load(stream), None
+            except (EOFError, OSError):
+                return
+            except BaseException as error:  # reported with every task until a good state comes
+                state, state_error = None, error
             continue
         try:
-            connection.send((first, True, state[second]))
+            if state_error is not None:
+                raise state_error
+            send_value(out, task_id, state[index])
+        except BrokenPipeError:
+            return
         except BaseException as error:
-            text = "".join(traceback.format_exception(error))
             try:
-                connection.send((first, False, (error, text)))
-            except Exception:  # the exception itself does not pickle
-                connection.send((first, False, (RuntimeError(f"{type(error).__name__}: {error}"), text)))
+                send_error(out, task_id, error)
+            except BrokenPipeError:
+                return
 
 
-def _pickled_state(state: Any) -> bytes:
+class _Digest:
+    """A file-like sink that hashes what `pickle.dump` writes, so a state is compared without a copy."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.blake2b(digest_size=32)
+
+    def write(self, data: Any) -> int:
+        self._hash.update(data)
+        return memoryview(data).nbytes
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+
+Dump = Callable[..., None]
+
+
+def _state_digest(state: Any) -> tuple[bytes, Dump]:
+    """How `state` goes to a worker: its digest, and `pickle.dump`, or cloudpickle's when pickle refuses.
+
+    Keras 2.2.4 forked its workers, so a sequence holding a lambda, a local
+    function or a closure (or a class defined in a function) worked; kutils
+    starts workers with forkserver/spawn (safe with TensorFlow's threads) and
+    sends such sequences by value with cloudpickle instead. So it does when the
+    workers cannot import `__main__` (a notebook, `python -c`), where a class
+    defined there is only found if sent by value. What no serializer can send
+    (an open lock, a socket) raises `TypeError` naming the attribute.
+    """
+    sink = _Digest()
     try:
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        if not main_is_importable():
+            raise pickle.PicklingError("classes of __main__ must go by value: the workers cannot import it")
+        pickle.dump(state, sink, protocol=pickle.HIGHEST_PROTOCOL)
+        return sink.digest(), pickle.dump
+    except Exception as error:
+        plain_error = error
+    try:
+        import cloudpickle
+    except ImportError:
+        raise TypeError(
+            f"use_multiprocessing=True sends the sequence to worker processes, but {type(state).__name__} "
+            f"cannot be pickled ({plain_error}). Install cloudpickle (it sends lambdas, closures and local "
+            "classes), make the sequence picklable, or use threads (use_multiprocessing=False)."
+        ) from plain_error
+    sink = _Digest()
+    try:
+        cloudpickle.dump(state, sink, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:
         raise TypeError(
             f"use_multiprocessing=True sends the sequence to worker processes, but {type(state).__name__} "
-            f"cannot be pickled ({error}). Make it picklable (no open files, lambdas or locks as attributes; "
-            "HDF5Matrix is fine), or use threads (use_multiprocessing=False)."
+            f"cannot be pickled, even by cloudpickle: {_unpicklable_part(state, cloudpickle.dumps)} "
+            f"({error}). Create that object in the worker instead (for example lazily in __getitem__), "
+            "or use threads (use_multiprocessing=False)."
         ) from error
+    return sink.digest(), cloudpickle.dump
+
+
+def _unpicklable_part(state: Any, dumps: Callable[[Any], bytes]) -> str:
+    """Names the first attribute of `state` that `dumps` refuses (or says the object itself)."""
+    for name, value in getattr(state, "__dict__", {}).items():
+        try:
+            dumps(value)
+        except Exception:
+            return f"its attribute {name!r} (a {type(value).__module__}.{type(value).__qualname__})"
+    return "the object itself"
 
 
 class _Worker:
     def __init__(self, context: BaseContext, number: int) -> None:
-        self.connection, child = context.Pipe(duplex=True)
+        task_reader, self._task_writer = context.Pipe(duplex=False)
+        result_reader, result_writer = context.Pipe(duplex=False)
+        widen_pipe(result_writer.fileno())
         self.process = context.Process(  # type: ignore[attr-defined]
-            target=_process_main, args=(child,), name=f"kutils-process-worker-{number}", daemon=True
+            target=_process_main,
+            args=(task_reader, result_writer),
+            name=f"kutils-process-worker-{number}",
+            daemon=True,
         )
         self.process.start()
-        child.close()
+        task_reader.close()
+        result_writer.close()
+        self.tasks = open(self._task_writer.fileno(), "wb", closefd=False)  # noqa: SIM115
+        self.results = FrameReader(result_reader)
         self.send_lock = threading.Lock()
         self.pending: set[int] = set()
 
-    def send(self, message: Any) -> None:
+    @property
+    def name(self) -> str:
+        return f"worker process {self.process.name} (pid {self.process.pid})"
+
+    def send(self, *messages: Any, dump: Dump = pickle.dump) -> None:
+        """Pickles each message into the worker's task pipe with `dump`, streaming large ones."""
         with self.send_lock:
-            self.connection.send(message)
+            for message in messages:
+                dump(message, self.tasks, protocol=pickle.HIGHEST_PROTOCOL)
+            self.tasks.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.tasks.close()
+        self._task_writer.close()
+        self.results.close()
 
 
 class ProcessWorkers:
-    """`workers` processes of `context`, each holding an unpickled copy of `state`."""
+    """`workers` processes of `context`, each holding an unpickled copy of `state`.
+
+    The parent keeps no pickled copy of the state: it streams it into each
+    worker's pipe and keeps only a digest, to tell whether `update` changed it.
+    """
 
     def __init__(self, workers: int, state: Any, context: BaseContext) -> None:
-        payload = self._payload = _pickled_state(state)
-        self._workers = [_Worker(context, number) for number in range(workers)]
+        self._digest, self._dump = _state_digest(state)
+        self._workers: list[_Worker] = []
         self._futures: dict[int, tuple[Future[Any], _Worker]] = {}
         self._lock = threading.Lock()
         self._task_ids = itertools.count()
-        self._next_worker = itertools.cycle(self._workers)
         self._closing = threading.Event()
-        for worker in self._workers:
-            worker.send(("state", payload, None))
+        try:
+            for number in range(workers):
+                self._workers.append(_Worker(context, number))
+            self._next_worker = itertools.cycle(self._workers)
+            watch([worker.process.pid for worker in self._workers if worker.process.pid])
+            for worker in self._workers:
+                worker.send(("state", None, None), state, dump=self._dump)
+        except BaseException:
+            self._closing.set()
+            self._end_processes(1.0)
+            raise
         self._collector = threading.Thread(target=self._collect, name="kutils-result-collector", daemon=True)
         self._collector.start()
 
@@ -175,93 +294,136 @@ class ProcessWorkers:
             worker.pending.add(task_id)
         try:
             worker.send(("item", task_id, index))
-        except (BrokenPipeError, OSError) as error:
-            self._fail_worker(worker, f"could not send it work ({error})")
+        except (OSError, ValueError) as error:
+            self._fail_worker(worker, f"could not be sent work ({error})")
         return future
 
     def update(self, state: Any) -> None:
         """Sends a new version of `state` (if it changed); tasks submitted afterwards see it."""
-        payload = _pickled_state(state)
-        if payload == self._payload:
+        digest, self._dump = _state_digest(state)
+        if digest == self._digest:
             return
-        self._payload = payload
+        self._digest = digest
         for worker in self._workers:
-            worker.send(("state", payload, None))
+            try:
+                worker.send(("state", None, None), state, dump=self._dump)
+            except (OSError, ValueError) as error:
+                self._fail_worker(worker, f"could not be sent the updated sequence ({error})")
 
     def _collect(self) -> None:
-        by_connection = {worker.connection: worker for worker in self._workers}
+        try:
+            self._collect_until_closed()
+        except BaseException as error:  # never lose it: every waiting batch gets it
+            with self._lock:
+                lost = [future for future, _ in self._futures.values()]
+                self._futures.clear()
+            for future in lost:
+                if not future.done():
+                    future.set_exception(error)
+
+    def _collect_until_closed(self) -> None:
+        by_reader = {worker.results: worker for worker in self._workers}
         by_sentinel = {worker.process.sentinel: worker for worker in self._workers}
-        waitables: list[Any] = [*by_connection, *by_sentinel]
+        waitables: list[Any] = [*by_reader, *by_sentinel]
         while waitables and not self._closing.is_set():
-            for ready in multiprocessing.connection.wait(waitables, timeout=_POLL_SECONDS):
-                if ready in by_connection:
-                    self._receive(by_connection[ready], ready, waitables)
-                else:
+            ready_now: list[Any] = multiprocessing.connection.wait(waitables, timeout=_POLL_SECONDS)
+            for ready in ready_now:
+                if ready in by_sentinel:
                     worker = by_sentinel[ready]
                     waitables.remove(ready)
                     worker.process.join(1)  # the sentinel can fire just before the exit code is ready
-                    while worker.connection in waitables and worker.connection.poll():
-                        self._receive(worker, worker.connection, waitables)
-                    self._fail_worker(worker, f"exited with code {worker.process.exitcode}")
+                    self._receive(worker)  # what it wrote in full before dying; a partial frame is dropped
+                    if worker.results in waitables:
+                        waitables.remove(worker.results)
+                    self._fail_worker(worker, describe_exit(worker.process))
+                else:
+                    self._receive(by_reader[ready])
+                    if ready.eof:
+                        waitables.remove(ready)
 
-    def _receive(self, worker: _Worker, connection: Any, waitables: list[Any]) -> None:
-        try:
-            task_id, ok, payload = connection.recv()
-        except (EOFError, OSError):
-            waitables.remove(connection)
-            return
-        with self._lock:
-            entry = self._futures.pop(task_id, None)
-            worker.pending.discard(task_id)
-        if entry is None:  # already failed or cancelled
-            return
-        future = entry[0]
-        if ok:
-            future.set_result(payload)
-        else:
-            error, text = payload
-            future.set_exception(with_remote_traceback(error, text))
+    def _receive(self, worker: _Worker) -> None:
+        for header, body in worker.results.read_ready():
+            kind, task_id, payload = decode(header, body, worker.name)
+            with self._lock:
+                entry = self._futures.pop(task_id, None)
+                worker.pending.discard(task_id)
+            if entry is None:  # already failed or cancelled
+                continue
+            if kind == "value":
+                entry[0].set_result(payload)
+            else:
+                entry[0].set_exception(payload)
 
-    def _fail_worker(self, worker: _Worker, what: str) -> None:
+    def _fail_worker(self, worker: _Worker, what: str, error: type[BaseException] = WorkerDiedError) -> None:
         with self._lock:
-            lost = [self._futures.pop(task_id)[0] for task_id in worker.pending]
+            lost = [self._futures.pop(task_id)[0] for task_id in worker.pending if task_id in self._futures]
             worker.pending.clear()
         for future in lost:
             if not future.done():
-                future.set_exception(
-                    WorkerDiedError(f"Worker process {worker.process.pid} {what} before finishing its batch.")
-                )
+                future.set_exception(error(f"The {worker.name} {what} before finishing its batch."))
+
+    def _end_processes(self, timeout: float | None) -> None:
+        for worker in self._workers:
+            if worker.send_lock.acquire(timeout=_POLL_SECONDS):  # a stuck sender must not block stop()
+                try:
+                    with contextlib.suppress(OSError, ValueError):
+                        pickle.dump(None, worker.tasks)
+                        worker.tasks.flush()
+                finally:
+                    worker.send_lock.release()
+        for worker in self._workers:
+            end_process(worker.process, timeout)
 
     def close(self, timeout: float | None) -> list[Any]:
         """Stops the workers (terminating those that do not stop in `timeout`); returns survivors.
 
         The collector keeps draining results meanwhile, so no worker blocks on a full pipe.
+        Batches still pending fail with `CancelledError`.
         """
-        for worker in self._workers:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                worker.send(None)
-        for worker in self._workers:
-            worker.process.join(timeout)
-            for stop in (worker.process.terminate, worker.process.kill):
-                if worker.process.is_alive():
-                    stop()
-                    worker.process.join(5)
+        self._end_processes(timeout)
         self._closing.set()
         self._collector.join(timeout)
         for worker in self._workers:
-            worker.connection.close()
-            self._fail_worker(worker, "was stopped")
+            self._fail_worker(worker, "was stopped", CancelledError)
+            worker.close()
+        remove_segments_of([worker.process.pid for worker in self._workers if worker.process.pid])
         return [worker.process for worker in self._workers if worker.process.is_alive()]
 
 
+def end_process(process: Any, timeout: float | None) -> None:
+    """Joins `process` for `timeout` seconds, then terminates it, then kills it."""
+    process.join(timeout)
+    for end in (process.terminate, process.kill):
+        if process.is_alive():
+            end()
+            process.join(5)
+
+
+def _default_start_method() -> str:
+    """'forkserver' (else 'spawn'); 'fork', as Keras 2.2.4, for a main script without a `__main__` guard."""
+    methods = multiprocessing.get_all_start_methods()
+    script = unguarded_main_script()
+    if script is not None and "fork" in methods:
+        warnings.warn(
+            f"kutils: {script} has no 'if __name__ == \"__main__\":' guard, so its worker processes are "
+            "forked, as Keras 2.2.4 did ('forkserver' would run the whole script again in each worker). "
+            "Forking a process that runs TensorFlow can deadlock a worker: add the guard around the "
+            "script's top-level code to use 'forkserver'.",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def process_context(start_method: str | None, preload: Sequence[str]) -> BaseContext:
-    """The multiprocessing context for `start_method` (default: 'forkserver', else 'spawn').
+    """The multiprocessing context for `start_method` (default: see `_default_start_method`).
 
     With 'forkserver', the modules named in `preload` are imported once in the
     server, so that each worker starts without importing Keras again.
     """
     if start_method is None:
-        start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        start_method = _default_start_method()
     if start_method not in multiprocessing.get_all_start_methods():
         raise ValueError(
             f"start_method={start_method!r} is not available here; "

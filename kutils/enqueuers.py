@@ -6,50 +6,32 @@ They prefetch batches with threads or processes into a bounded queue that
 `stop()` always leaves no worker thread or process behind (a stuck worker is
 terminated after `timeout`), a dead worker process is reported instead of
 hanging, and process workers default to the 'forkserver' start method so that
-no worker is forked from a process running TensorFlow threads.
+no worker is forked from a process running TensorFlow threads (except for a
+main script without a `__main__` guard, see `kutils._main_module`).
 """
 
 from __future__ import annotations
 
 import abc
-import multiprocessing
-import pickle
 import queue
 import random
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as wait_futures
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from ._workers import ProcessWorkers, ThreadWorkers, process_context, with_remote_traceback
+from ._producers import Done, Failure, ProducerProcesses
+from ._workers import ProcessWorkers, ThreadWorkers, process_context
 
 __all__ = ["GeneratorEnqueuer", "OrderedEnqueuer", "SequenceEnqueuer"]
 
 _POLL_SECONDS = 0.1
-
-
-class _Failure:
-    """Carries an exception (and, from a process, its formatted traceback) through a queue."""
-
-    def __init__(self, error: BaseException, remote_traceback: str | None = None) -> None:
-        self.error = error
-        self.remote_traceback = remote_traceback
-
-    def raise_it(self) -> None:
-        if self.remote_traceback is not None:
-            raise with_remote_traceback(self.error, self.remote_traceback)
-        raise self.error
-
-
-class _Done:
-    """Marks that one generator worker reached the end of its generator."""
 
 
 def _check_start_args(workers: Any, max_queue_size: Any) -> None:
@@ -198,7 +180,10 @@ class OrderedEnqueuer(SequenceEnqueuer):
         start_method: (keyword-only, beyond 2.2.4) multiprocessing start method
             of process workers: 'forkserver' (default where available, else
             'spawn'), 'spawn' or 'fork'. 'fork' starts fastest but forking a
-            process that runs TensorFlow can deadlock the workers.
+            process that runs TensorFlow can deadlock the workers. The default
+            is 'fork', as in Keras 2.2.4, for a main script without an
+            `if __name__ == "__main__":` guard, which the other two would run
+            again in each worker (a `RuntimeWarning` says so).
     """
 
     def __init__(
@@ -238,20 +223,23 @@ class OrderedEnqueuer(SequenceEnqueuer):
                     )
                 if self.shuffle:
                     random.shuffle(indices)
-                futures: list[Future[Any]] = []
+                # Only the batches not computed yet are tracked: holding every future of the epoch
+                # would keep every batch in memory until the epoch ends.
+                pending: set[Future[Any]] = set()
                 for index in indices:
                     future = self._pool.submit(index)
-                    futures.append(future)
+                    pending.add(future)
+                    future.add_done_callback(pending.discard)
                     if not self._put(future):
                         return
-                while wait_futures(futures, timeout=_POLL_SECONDS).not_done:
+                while wait_futures(list(pending), timeout=_POLL_SECONDS).not_done:
                     if self.stop_signal.is_set():
                         return
                 self.sequence.on_epoch_end()
                 if isinstance(self._pool, ProcessWorkers) and _overrides_on_epoch_end(self.sequence):
                     self._pool.update(self.sequence)
         except BaseException as error:
-            self._put(_Failure(error))
+            self._put(Failure(error))
 
     def get(self) -> Generator[Any, None, None]:
         """Yields the batches in order, epoch after epoch, until `stop()`.
@@ -268,10 +256,16 @@ class OrderedEnqueuer(SequenceEnqueuer):
                 item = self.queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
+            if isinstance(item, Failure):
+                self.stop()
+                item.raise_it()
+            while not wait_futures([item], timeout=_POLL_SECONDS).done:
+                if not self.is_running():  # stop() from another thread: end quietly
+                    return
             try:
-                if isinstance(item, _Failure):
-                    item.raise_it()
                 batch = item.result()
+            except CancelledError:  # stop() from another thread cancelled it
+                return
             except BaseException:
                 self.stop()
                 raise
@@ -294,52 +288,20 @@ class OrderedEnqueuer(SequenceEnqueuer):
 # -- GeneratorEnqueuer ----------------------------------------------------------------------------------
 
 
-def _produce(
-    generator: Iterator[Any],
-    lock: threading.Lock | None,
-    put: Callable[[Any], bool],
-    stop: Any,
-    remote: bool,
-) -> None:
-    """Worker loop: `next(generator)` into the queue until exhausted, failed or stopped."""
+def _produce(generator: Iterator[Any], lock: threading.Lock, put: Callable[[Any], bool], stop: Any) -> None:
+    """Thread worker loop: `next(generator)` into the queue until exhausted, failed or stopped."""
     while not stop.is_set():
         try:
-            if lock is None:
+            with lock:
                 item = next(generator)
-            else:
-                with lock:
-                    item = next(generator)
         except StopIteration:
-            put(_Done())
+            put(Done())
             return
         except BaseException as error:
-            put(_Failure(error, "".join(traceback.format_exception(error)) if remote else None))
+            put(Failure(error))
             return
         if not put(item):
             return
-
-
-def _process_produce(generator: Iterator[Any], output: Any, stop: Any, seed: int | None, number: int) -> None:
-    if seed is not None:
-        np.random.seed(seed + number)
-        random.seed(seed + number)
-
-    def put(item: Any) -> bool:
-        try:
-            payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as error:
-            payload = pickle.dumps(_Failure(TypeError(f"a generator output cannot be pickled: {error}"), ""))
-        while not stop.is_set():
-            try:
-                output.put(payload, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    _produce(generator, None, put, stop, remote=True)
-    if stop.is_set():  # nobody will read what is still buffered: exit without flushing it
-        output.cancel_join_thread()
 
 
 class GeneratorEnqueuer(SequenceEnqueuer):
@@ -382,67 +344,52 @@ class GeneratorEnqueuer(SequenceEnqueuer):
             warnings.warn("`wait_time` is not used anymore.", DeprecationWarning, stacklevel=2)
         self.wait_time = wait_time
         self.random_seed = random_seed
-        self._producers: list[Any] = []
-        self._process_queue: Any = None
-        self._process_stop: Any = None
+        self._threads: list[threading.Thread] = []
+        self._processes: ProducerProcesses | None = None
 
     def _start(self, workers: int, max_queue_size: int) -> None:
         assert self.stop_signal is not None
         self._remaining = workers
+        self.queue = queue.Queue(max_queue_size)
         if self.use_multiprocessing:
-            context = multiprocessing.get_context("fork")
-            self._process_queue = context.Queue(max_queue_size)
-            self._process_stop = context.Event()
-            self._producers = [
-                context.Process(
-                    target=_process_produce,
-                    args=(self.sequence, self._process_queue, self._process_stop, self.random_seed, number),
-                    name=f"kutils-generator-worker-{number}",
-                    daemon=True,
-                )
-                for number in range(workers)
-            ]
-        else:
-            if self.random_seed is not None:
-                np.random.seed(self.random_seed)
-                random.seed(self.random_seed)
-            self.queue = queue.Queue(max_queue_size)
-            lock = threading.Lock()
-            self._producers = [
-                threading.Thread(
-                    target=_produce,
-                    args=(self.sequence, lock, self._put, self.stop_signal, False),
-                    name=f"kutils-generator-thread-{number}",
-                    daemon=True,
-                )
-                for number in range(workers)
-            ]
-        for producer in self._producers:
-            producer.start()
-
-    def _next_item(self) -> Any:
-        if self._process_queue is not None:
-            return pickle.loads(self._process_queue.get(timeout=_POLL_SECONDS))
-        assert self.queue is not None
-        return self.queue.get(timeout=_POLL_SECONDS)
+            self._processes = ProducerProcesses(workers, self.sequence, self.random_seed, self._put)
+            return
+        if self.random_seed is not None:
+            np.random.seed(self.random_seed)
+            random.seed(self.random_seed)
+        lock = threading.Lock()
+        self._threads = [
+            threading.Thread(
+                target=_produce,
+                args=(self.sequence, lock, self._put, self.stop_signal),
+                name=f"kutils-generator-thread-{number}",
+                daemon=True,
+            )
+            for number in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def get(self) -> Generator[Any, None, None]:
         """Yields the generator's outputs until every worker's generator is exhausted or `stop()`.
 
-        An exception raised by the generator stops the enqueuer and is re-raised here.
+        An exception raised by the generator stops the enqueuer and is re-raised
+        here; so is a `kutils.errors.WorkerDiedError` when a worker process
+        died (killed by a signal, crashed) before its generator ended.
 
         Yields:
             The generator outputs.
         """
         while self.is_running() and self._remaining > 0:
+            assert self.queue is not None
             try:
-                item = self._next_item()
+                item = self.queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            if isinstance(item, _Done):
+            if isinstance(item, Done):
                 self._remaining -= 1
                 continue
-            if isinstance(item, _Failure):
+            if isinstance(item, Failure):
                 self.stop()
                 item.raise_it()
             yield item
@@ -450,32 +397,20 @@ class GeneratorEnqueuer(SequenceEnqueuer):
             self.stop()
 
     def _stop(self, timeout: float) -> None:
-        if self._process_stop is not None:
-            self._process_stop.set()
+        if self._processes is not None:
+            self._processes.close(timeout)
+            self._processes = None
         deadline = time.monotonic() + timeout
-        while any(producer.is_alive() for producer in self._producers) and time.monotonic() < deadline:
-            self._drain()  # a producer blocked on a full queue sees the stop signal once there is room
-            for producer in self._producers:
-                producer.join(_POLL_SECONDS / len(self._producers))
-        for producer in self._producers:
-            if isinstance(producer, multiprocessing.process.BaseProcess):
-                for end in (producer.terminate, producer.kill):
-                    if producer.is_alive():
-                        end()
-                        producer.join(5)
+        while any(thread.is_alive() for thread in self._threads) and time.monotonic() < deadline:
+            self._drain()  # a thread blocked on a full queue sees the stop signal once there is room
+            for thread in self._threads:
+                thread.join(_POLL_SECONDS / len(self._threads))
         self._drain()
-        if self._process_queue is not None:
-            self._process_queue.close()
-            self._process_queue.join_thread()
-        self._producers = []
-        self._process_queue = self._process_stop = None
+        self._threads = []
 
     def _drain(self) -> None:
-        source = self._process_queue if self._process_queue is not None else self.queue
-        if source is None:
-            return
-        while True:
+        while self.queue is not None:
             try:
-                source.get_nowait()
-            except (queue.Empty, OSError, ValueError):
+                self.queue.get_nowait()
+            except queue.Empty:
                 return

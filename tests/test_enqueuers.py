@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -10,7 +13,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from _hdf5_support import run_python
 
 from kutils import GeneratorEnqueuer, OrderedEnqueuer, Sequence, SequenceEnqueuer
 
@@ -76,7 +78,10 @@ def test_worker_exception_reraised_with_traceback():
 
 
 def test_on_epoch_end_exception_reraised():
-    """An exception in on_epoch_end (which hung Keras 2.2.4, kk#12704) is re-raised by get()."""
+    """An exception in on_epoch_end is re-raised by get().
+
+    It hung Keras 2.2.4: https://github.com/keras-team/keras/issues/12704.
+    """
 
     class BadEpochEnd(IndexSequence):
         def on_epoch_end(self) -> None:
@@ -123,14 +128,43 @@ def test_start_arguments_checked(workers: int, max_queue_size: int, bad: str):
         OrderedEnqueuer(IndexSequence()).start(workers=workers, max_queue_size=max_queue_size)
 
 
-def test_unpicklable_sequence_with_processes_is_explained():
-    """use_multiprocessing with a sequence that cannot be pickled raises TypeError naming its class."""
+@pytest.mark.slow
+def test_process_workers_take_lambdas_closures_and_local_classes():
+    """As with Keras 2.2.4's forked workers: a local Sequence class holding a lambda and a closure works
+    with use_multiprocessing=True (sent by value with cloudpickle; before: TypeError "cannot be pickled")."""
+    offset = 100
 
-    class Local(IndexSequence):
-        pass
+    def add_offset(value: int) -> int:
+        return value + offset  # a closure over a local variable
 
-    enqueuer = OrderedEnqueuer(Local(), use_multiprocessing=True)
-    with pytest.raises(TypeError, match="Local cannot be pickled"):
+    class MappedSequence(IndexSequence):
+        def __init__(self) -> None:
+            super().__init__(length=6)
+            self.transform = lambda value: value * 2
+
+        def __getitem__(self, index: int) -> tuple[int, int]:
+            value, epoch = super().__getitem__(index)
+            return add_offset(self.transform(value)), epoch
+
+    enqueuer = OrderedEnqueuer(MappedSequence(), use_multiprocessing=True)
+    enqueuer.start(workers=2, max_queue_size=3)
+    try:
+        batches = enqueuer.get()
+        got = [next(batches) for _ in range(8)]
+    finally:
+        enqueuer.stop(timeout=30)
+    assert [value for value, _ in got] == [100, 102, 104, 106, 108, 110, 100, 102]
+    assert [epoch for _, epoch in got] == [0] * 6 + [1] * 2  # on_epoch_end still reaches the workers
+
+
+def test_what_cannot_cross_to_a_process_is_named():
+    """A sequence holding an open lock raises TypeError naming the attribute; nothing keeps running."""
+    sequence = IndexSequence()
+    sequence.guard = threading.Lock()  # type: ignore[attr-defined]
+    enqueuer = OrderedEnqueuer(sequence, use_multiprocessing=True)
+    with pytest.raises(
+        TypeError, match=r"IndexSequence cannot be pickled, even by cloudpickle: its attribute 'guard'"
+    ):
         enqueuer.start(workers=1)
     assert not enqueuer.is_running()
 
@@ -206,131 +240,28 @@ def test_generator_enqueuer_stop_midway():
     assert _kutils_threads() == []
 
 
-_PROCESS_SCRIPT = """
-import os, signal, sys, time, traceback
-import numpy as np, psutil
-from kutils import ArraySequence, GeneratorEnqueuer, HDF5Matrix, OrderedEnqueuer, Sequence
-from kutils._workers import WorkerDiedError
-
-class EpochSequence(Sequence):
-    def __init__(self, path):
-        self.rows = HDF5Matrix(path, "x")
-        self.epoch = 0
-    def __len__(self):
-        return 5
-    def __getitem__(self, index):
-        if index == 4 and self.epoch == 2:
-            raise ValueError("boom in epoch 2")
-        return self.rows[[index, 0]], self.epoch, os.getpid()
-    def on_epoch_end(self):
-        self.epoch += 1
-
-class SlowSequence(Sequence):
-    def __len__(self):
-        return 100
-    def __getitem__(self, index):
-        time.sleep(0.05)
-        return index
-
-def numbers(count):
-    for value in range(count):
-        yield value, float(np.random.random())
-
-def failing_generator():
-    yield 1
-    raise KeyError("no more rows")
-
-def infrastructure(process):
-    return any(word in " ".join(process.cmdline()) for word in ("forkserver", "resource_tracker"))
-
-def leftover_children():
-    return [child.pid for child in psutil.Process().children(recursive=True)
-            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE and not infrastructure(child)]
-
-if __name__ == "__main__":
-    path, start_method = sys.argv[1], (sys.argv[2] if sys.argv[2] != "default" else None)
-    x = np.asarray(HDF5Matrix(path, "x"))
-
-    # HDF5-backed ArraySequence in worker processes: ordered, equal to the data.
-    enqueuer = OrderedEnqueuer(ArraySequence(HDF5Matrix(path, "x"), batch_size=7), use_multiprocessing=True,
-                               start_method=start_method)
-    enqueuer.start(workers=2, max_queue_size=3)
-    batches = enqueuer.get()
-    got = np.concatenate([next(batches)[0] for _ in range(len(x) // 7 + 1)])
-    enqueuer.stop()
-    assert np.array_equal(got, x), "ordered HDF5 batches"
-    assert leftover_children() == [], leftover_children()
-
-    # ArraySequence(shuffle=True): the reshuffled order reaches the workers every epoch.
-    sequence = ArraySequence(HDF5Matrix(path, "x"), batch_size=8, shuffle=True, seed=0)
-    enqueuer = OrderedEnqueuer(sequence, use_multiprocessing=True, start_method=start_method)
-    enqueuer.start(workers=2)
-    batches = enqueuer.get()
-    epochs = [np.concatenate([next(batches)[0][:, 0] for _ in range(5)]) for _ in range(3)]
-    enqueuer.stop()
-    assert all(sorted(epoch.tolist()) == sorted(x[:, 0].tolist()) for epoch in epochs), epochs
-    assert len({tuple(epoch.tolist()) for epoch in epochs}) == 3, "a new order every epoch"
-
-    # on_epoch_end updates reach the workers; an exception comes back with the worker's traceback.
-    enqueuer = OrderedEnqueuer(EpochSequence(path), use_multiprocessing=True, start_method=start_method)
-    enqueuer.start(workers=2)
-    batches = enqueuer.get()
-    seen = [next(batches) for _ in range(14)]
-    assert [epoch for _, epoch, _ in seen] == [0] * 5 + [1] * 5 + [2] * 4, seen
-    assert all(np.array_equal(rows, x[[index % 5, 0]]) for index, (rows, _, _) in enumerate(seen))
-    assert os.getpid() not in {pid for _, _, pid in seen}
-    try:
-        next(batches)
-        raise AssertionError("no exception")
-    except ValueError as error:
-        text = "".join(traceback.format_exception(error))
-        assert "boom in epoch 2" in text and "in __getitem__" in text, text
-    assert not enqueuer.is_running()
-    assert leftover_children() == [], leftover_children()
-
-    # A killed worker fails the batch instead of hanging.
-    enqueuer = OrderedEnqueuer(SlowSequence(), use_multiprocessing=True, start_method=start_method)
-    enqueuer.start(workers=2, max_queue_size=4)
-    batches = enqueuer.get()
-    next(batches)
-    os.kill(enqueuer._pool.pids[1], signal.SIGKILL)
-    try:
-        for _ in range(100):
-            next(batches)
-        raise AssertionError("no WorkerDiedError")
-    except WorkerDiedError as error:
-        assert "exited with code -9" in str(error), error
-    assert leftover_children() == [], leftover_children()
-
-    # GeneratorEnqueuer in processes: each worker runs a copy, seeded random_seed + worker number.
-    enqueuer = GeneratorEnqueuer(numbers(4), use_multiprocessing=True, random_seed=10)
-    enqueuer.start(workers=2)
-    values = list(enqueuer.get())
-    assert sorted(value for value, _ in values) == [0, 0, 1, 1, 2, 2, 3, 3], values
-    draws = {np.random.RandomState(seed).random() for seed in (10, 11)}
-    assert {draw for value, draw in values if value == 0} == draws, values
-    failing = GeneratorEnqueuer(failing_generator(), use_multiprocessing=True)
-    failing.start(workers=1)
-    try:
-        list(failing.get())
-        raise AssertionError("no exception")
-    except KeyError as error:
-        assert "no more rows" in str(error) and "failing_generator" in str(error.__cause__), error.__cause__
-    endless = GeneratorEnqueuer(numbers(10**9), use_multiprocessing=True)
-    endless.start(workers=2, max_queue_size=2)
-    next(endless.get())
-    endless.stop(timeout=10)
-    assert leftover_children() == [], leftover_children()
-    print("ok")
-"""
+# The process scenarios run as a helper program: see tests/_enqueuer_processes.py for each check.
+PROCESS_HELPER = Path(__file__).with_name("_enqueuer_processes.py")
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize("start_method", ["default", "fork"])
 def test_process_workers_in_subprocess(tmp_path: Path, start_method: str):
     """Process workers: ordered HDF5 batches, epoch updates, remote tracebacks, dead workers, no leftovers."""
     path = tmp_path / "rows.h5"
     with h5py.File(path, "w") as file:
         file.create_dataset("x", data=np.arange(40 * 3, dtype=np.float32).reshape(40, 3), chunks=(5, 3))
-    out = run_python(_PROCESS_SCRIPT, timeout=240, args=(str(path), start_method))
-    assert out.strip().endswith("ok")
+    result = subprocess.run(
+        [sys.executable, str(PROCESS_HELPER), str(path), start_method],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    import _enqueuer_processes
+
+    passed = [line.removeprefix("ok: ") for line in result.stdout.splitlines() if line.startswith("ok: ")]
+    assert passed == [check.__name__ for check in _enqueuer_processes.CHECKS]
