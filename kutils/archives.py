@@ -6,43 +6,46 @@ destination, with every member checked (tar through the standard library's
 extracted cleanly are its entries moved into the destination, file by file
 with `os.replace`, merging into existing folders as Keras 2.2.4's
 `extractall` did. A refused or broken archive leaves the destination as it
-was: no half-extracted tree, and nothing ever written outside it.
+was: no half-extracted tree, and nothing ever written outside it. A process
+killed during an extraction leaves its staging folder behind; the next
+extraction into that folder (and every `get_file` call in it) removes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import socket
 import stat
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 
-__all__ = ["ARCHIVE_FORMATS", "UnsafeArchiveError", "extract_archive"]
+from .errors import UnsafeArchiveError
+
+__all__ = [
+    "ARCHIVE_FORMATS",
+    "STAGING_PREFIX",
+    "UnsafeArchiveError",
+    "extract_archive",
+    "remove_stale_staging",
+]
 
 # The formats `archive_format` may name; 'tar' covers tar, tar.gz, tar.bz2 and tar.xz.
 ARCHIVE_FORMATS = ("tar", "zip")
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
+# Each extraction works in `<destination>/.kutils-extract-<pid>@<host>-<random>` (see remove_stale_staging).
+STAGING_PREFIX = ".kutils-extract-"
+_STALE_STAGING_SECONDS = 24 * 3600.0
+
 # Extracts the archive (first argument) into a staging folder (second argument).
 _Extractor = Callable[[str, str], None]
-
-
-class UnsafeArchiveError(ValueError):
-    """An archive member would land outside the destination folder, or is a device file.
-
-    Attributes:
-        archive: Path of the archive.
-        member: Name of the refused member, as stored in the archive.
-    """
-
-    def __init__(self, message: str, *, archive: str | None = None, member: str | None = None) -> None:
-        super().__init__(message)
-        self.archive = archive
-        self.member = member
 
 
 def extract_archive(
@@ -92,7 +95,7 @@ def _formats(archive_format: str | Sequence[str] | None) -> list[str]:
     if archive_format is None:
         return []
     if isinstance(archive_format, str):
-        kinds = list(ARCHIVE_FORMATS) if archive_format == "auto" else [archive_format]
+        kinds: list[str] = list(ARCHIVE_FORMATS) if archive_format == "auto" else [archive_format]
     else:
         kinds = list(archive_format)
     unknown = [kind for kind in kinds if kind not in ARCHIVE_FORMATS]
@@ -104,9 +107,57 @@ def _formats(archive_format: str | Sequence[str] | None) -> list[str]:
     return kinds
 
 
+def _staging_owner() -> str:
+    """'<pid>@<host>' of this process, in the names of its staging folders."""
+    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+    return f"{os.getpid()}@{host}"
+
+
+def _is_stale(name: str, age: float) -> bool:
+    """Whether the staging folder `name`, untouched for `age` seconds, belongs to no live extraction."""
+    if age > _STALE_STAGING_SECONDS:
+        return True
+    owner = name[len(STAGING_PREFIX) :].rpartition("-")[0]
+    pid, _, host = owner.partition("@")
+    if not pid.isdigit() or host != _staging_owner().partition("@")[2] or int(pid) == os.getpid():
+        return False  # another machine's (a shared folder), or this process's own: only age tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_staging(folder: str | os.PathLike[str]) -> list[str]:
+    """Deletes the staging folders in `folder` left by extractions whose process died.
+
+    A staging folder is stale when the process named in it (on this machine)
+    is gone, or when it was untouched for a day (one from another machine).
+
+    Args:
+        folder: The folder archives are extracted into.
+
+    Returns:
+        The names of the staging folders removed.
+    """
+    removed, now = [], time.time()
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not (entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False)):
+                continue
+            with contextlib.suppress(OSError):
+                if _is_stale(entry.name, now - entry.stat(follow_symlinks=False).st_mtime):
+                    shutil.rmtree(entry.path)
+                    removed.append(entry.name)
+    return removed
+
+
 def _extract_all_or_nothing(archive: str, destination: str, extract_into: _Extractor) -> list[str]:
     os.makedirs(destination, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".kutils-extract-", dir=destination)
+    remove_stale_staging(destination)
+    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_staging_owner()}-", dir=destination)
     try:
         extract_into(archive, staging)
         names = sorted(os.listdir(staging))

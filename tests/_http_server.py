@@ -11,6 +11,7 @@ unless told to (its `ca_bundle` file).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import ssl
@@ -64,6 +65,12 @@ class Route:
         redirect_to: Answer 302 to this path instead of a body.
         later_body: The content served once the faulty requests are over, if it changes.
         chunked: Send the body with `Transfer-Encoding: chunked` instead of a Content-Length.
+        validators: Which validators describe the body served: 'none', 'etag' (a strong ETag made
+            from the body), 'weak-etag' (W/...), or 'last-modified' (a date that differs per body).
+        honour_if_range: Answer 200 with the whole body when an If-Range does not match the body
+            served (RFC 9110); False plays a server that ignores If-Range.
+        hold: If set, each request waits (at most 60 s) for this event before sending the body.
+        arrived: Set when a request arrives (before `hold`).
     """
 
     body: bytes = b""
@@ -77,9 +84,14 @@ class Route:
     redirect_to: str | None = None
     later_body: bytes | None = None
     chunked: bool = False
+    validators: str = "none"
+    honour_if_range: bool = True
+    hold: threading.Event | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
     requests: int = 0
     bytes_sent: int = 0
     ranges: list[str | None] = field(default_factory=list)
+    if_ranges: list[str | None] = field(default_factory=list)
 
 
 class TestServer:
@@ -95,6 +107,7 @@ class TestServer:
     def __init__(self, *, tls: bool = False) -> None:
         self.routes: dict[str, Route] = {}
         self.lock = threading.Lock()
+        self.progress = threading.Condition(self.lock)  # notified whenever body bytes are sent
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.httpd.daemon_threads = True
         self.scheme = "https" if tls else "http"
@@ -139,6 +152,11 @@ class TestServer:
         """Body bytes sent on `path` so far, all requests together."""
         return self.routes[path].bytes_sent
 
+    def wait_for_bytes(self, path: str, count: int, timeout: float) -> bool:
+        """Waits until `count` body bytes were sent on `path` (woken by each send); False after `timeout`."""
+        with self.progress:
+            return self.progress.wait_for(lambda: self.routes[path].bytes_sent >= count, timeout)
+
 
 def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -155,7 +173,11 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
             with server.lock:
                 route.requests += 1
                 route.ranges.append(self.headers.get("Range"))
+                route.if_ranges.append(self.headers.get("If-Range"))
                 faulty = route.faults is None or route.requests <= route.faults
+            route.arrived.set()
+            if route.hold is not None:
+                route.hold.wait(60)
             if route.redirect_to is not None:
                 self.send_response(302)
                 self.send_header("Location", route.redirect_to)
@@ -177,7 +199,13 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
 
         def _send_body(self, route: Route, faulty: bool) -> None:
             start = _range_start(self.headers.get("Range"))
-            body = memoryview(route.body if faulty or route.later_body is None else route.later_body)
+            served = route.body if faulty or route.later_body is None else route.later_body
+            body = memoryview(served)
+            validator = _validators(route.validators, served)
+            if_range = self.headers.get("If-Range")
+            stale = if_range not in validator.values() or route.validators == "weak-etag"
+            if start is not None and if_range is not None and route.honour_if_range and stale:
+                start = None  # the file changed (or a weak validator): the whole body
             if start is not None and not route.ignore_range and start >= len(body):
                 self._answer_status(416, "Range Not Satisfiable")
                 return
@@ -188,6 +216,8 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_response(200)
             self.send_header("Accept-Ranges", "none" if route.ignore_range else "bytes")
+            for header, value in validator.items():
+                self.send_header(header, value)
             announced = route.content_length if faulty and route.content_length is not None else len(body)
             if route.chunked:
                 self.send_header("Transfer-Encoding", "chunked")
@@ -203,8 +233,9 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     self.wfile.write(piece)
                 sent += len(piece)
-                with server.lock:
+                with server.progress:
                     route.bytes_sent += len(piece)
+                    server.progress.notify_all()
                 if route.delay:
                     time.sleep(route.delay)
             if sent < announced:
@@ -214,6 +245,19 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"0\r\n\r\n")
 
     return Handler
+
+
+def _validators(kind: str, body: bytes) -> dict[str, str]:
+    """The validator headers of `body` for `Route.validators`."""
+    tag = hashlib.sha256(body).hexdigest()[:16]
+    if kind == "etag":
+        return {"ETag": f'"{tag}"'}
+    if kind == "weak-etag":
+        return {"ETag": f'W/"{tag}"'}
+    if kind == "last-modified":
+        day = 1 + int(tag, 16) % 28
+        return {"Last-Modified": f"Mon, {day:02d} Jan 2024 10:00:00 GMT"}
+    return {}
 
 
 def _range_start(header: str | None) -> int | None:

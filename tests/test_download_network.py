@@ -59,9 +59,9 @@ def test_retries_exhausted_raise_and_cache_nothing(server: TestServer, tmp_path:
 
 def test_backoff_doubles_and_is_capped(server: TestServer, tmp_path: Path, capsys, monkeypatch):
     """The wait before each retry starts at retry_backoff, doubles, and stops growing at the cap."""
-    import kutils.download
+    import kutils._transfer
 
-    monkeypatch.setattr(kutils.download, "_MAX_BACKOFF", 0.05)
+    monkeypatch.setattr(kutils._transfer, "_MAX_BACKOFF", 0.05)
     url = server.add("/down.bin", DATA, status=503)
     with pytest.raises(DownloadError):
         get_file("down.bin", url, cache_dir=tmp_path, retries=3, retry_backoff=0.02)
@@ -87,11 +87,11 @@ def test_body_is_read_in_place_and_the_urllib3_fallback_also_resumes(
     """The body is read with http.client's readinto; urllib3's readinto (the fallback) gives the same file."""
     import requests
 
-    import kutils.download
+    import kutils._transfer
 
     with requests.get(server.add("/probe.bin", DATA), stream=True, timeout=30) as response:
-        assert kutils.download._body_reader(response) == response.raw._fp.readinto
-    monkeypatch.setattr(kutils.download, "_body_reader", lambda response: response.raw.readinto)
+        assert kutils._transfer._body_reader(response) == response.raw._fp.readinto
+    monkeypatch.setattr(kutils._transfer, "_body_reader", lambda response: response.raw.readinto)
     url = server.add("/drop.bin", BIG, faults=1, drop_after=DROP_AT)
     path = get_file("drop.bin", url, file_hash=sha256(BIG), cache_dir=tmp_path, **NO_WAIT)
     assert Path(path).read_bytes() == BIG
@@ -128,9 +128,20 @@ def test_server_ignoring_range_restarts_cleanly(server: TestServer, tmp_path: Pa
 
 
 def test_unsatisfiable_range_restarts_from_scratch(server: TestServer, tmp_path: Path):
-    """A 416 answer to a resume request (the file shrank on the server) restarts the download from zero."""
+    """A 416 answer to a resume request (the file shrank on the server) restarts the download from zero.
+
+    The server sends Last-Modified (so a resume is allowed without file_hash) but ignores If-Range.
+    """
     smaller = BIG[:100_000]
-    url = server.add("/shrunk.bin", BIG, faults=1, drop_after=DROP_AT, later_body=smaller)
+    url = server.add(
+        "/shrunk.bin",
+        BIG,
+        faults=1,
+        drop_after=DROP_AT,
+        later_body=smaller,
+        validators="last-modified",
+        honour_if_range=False,
+    )
     path = get_file("shrunk.bin", url, cache_dir=tmp_path, **NO_WAIT)
     assert Path(path).read_bytes() == smaller
     ranges = server.routes["/shrunk.bin"].ranges
@@ -171,18 +182,22 @@ def test_slow_server_times_out(server: TestServer, tmp_path: Path):
     assert cache_entries(tmp_path) == []
 
 
-def test_stale_partial_downloads_are_cleaned(server: TestServer, tmp_path: Path):
-    """Temporary files of dead downloads (untouched for an hour) are removed; recent ones are kept."""
+@pytest.mark.parametrize("lock", ["held", "unavailable"])
+def test_stale_partial_downloads_are_cleaned(server: TestServer, tmp_path: Path, lock: str):
+    """Temporary files of dead downloads: all of them go when the cache lock keeps other processes out;
+    without the lock (here its file cannot be opened), only those untouched for an hour."""
     folder = tmp_path / "datasets"
     folder.mkdir()
-    old, recent = folder / ".data.bin.dead0000.part", folder / ".data.bin.live0000.part"
+    old, recent = folder / ".data.bin.dead00000000.part", folder / ".data.bin.0123456789ab.part"
     old.write_bytes(b"partial")
     recent.write_bytes(b"partial")
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
+    if lock == "unavailable":
+        (folder / ".data.bin.kutils.lock").mkdir()
     get_file("data.bin", server.add("/data.bin", DATA), cache_dir=tmp_path)
     assert not old.exists()
-    assert recent.exists()
+    assert recent.exists() == (lock == "unavailable")
 
 
 def test_threads_share_one_transfer(server: TestServer, tmp_path: Path):
@@ -242,11 +257,8 @@ def test_sigkill_mid_download_leaves_no_cache_entry(server: TestServer, tmp_path
     for _ in range(3):
         already = server.bytes_sent("/big-slow.bin")
         child = python_child(_KILLED_CHILD, slow_url, str(tmp_path))
-        deadline = time.monotonic() + 60
-        while server.bytes_sent("/big-slow.bin") < already + 200_000:
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the child never started downloading"
-            time.sleep(0.02)
+        started = server.wait_for_bytes("/big-slow.bin", already + 200_000, timeout=60)
+        assert started, ("the child never got 200 kB into the download", child.poll())
         child.kill()
         child.communicate(timeout=60)
         assert not final.exists()
@@ -260,11 +272,8 @@ def test_ctrl_c_mid_download_leaves_nothing_behind(server: TestServer, tmp_path:
     big = payload(3_000_000, seed=2)
     url = server.add("/big-slow.bin", big, chunk_size=32_768, delay=0.02)
     child = python_child(_KILLED_CHILD, url, str(tmp_path))
-    deadline = time.monotonic() + 60
-    while server.bytes_sent("/big-slow.bin") < 200_000:
-        assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "the child never started downloading"
-        time.sleep(0.02)
+    started = server.wait_for_bytes("/big-slow.bin", 200_000, timeout=60)
+    assert started, ("the child never got 200 kB into the download", child.poll())
     child.send_signal(signal.SIGINT)
     _, stderr = child.communicate(timeout=60)
     assert child.returncode != 0
@@ -273,11 +282,10 @@ def test_ctrl_c_mid_download_leaves_nothing_behind(server: TestServer, tmp_path:
 
 
 _SHARING_CHILD = """
-import hashlib, os, sys, time
+import hashlib, sys
 from kutils.download import get_file
-open(f"{sys.argv[4]}.{os.getpid()}", "w").close()  # ready: imports done
-while not os.path.exists(sys.argv[4]):  # the start signal, so that all eight ask at once
-    time.sleep(0.005)
+print("ready", flush=True)  # imports done
+sys.stdin.readline()  # the start signal, so that all eight ask at once
 path = get_file("shared.bin", sys.argv[1], file_hash=sys.argv[3], cache_dir=sys.argv[2], retries=0)
 with open(path, "rb") as stream:
     print(hashlib.sha256(stream.read()).hexdigest(), path)
@@ -289,16 +297,14 @@ def test_eight_processes_share_one_transfer(server: TestServer, tmp_path: Path):
     """Eight processes started together on one URL: one transfer, the others wait, all get a valid file."""
     data = payload(1_000_000, seed=3)
     url = server.add("/shared.bin", data, chunk_size=65_536, delay=0.1)
-    signals = tmp_path / "signals"
-    signals.mkdir()
-    start = signals / "start"
-    children = [python_child(_SHARING_CHILD, url, str(tmp_path), sha256(data), str(start)) for _ in range(8)]
-    deadline = time.monotonic() + 120
-    while len(list(signals.iterdir())) < 8:
-        assert all(child.poll() is None for child in children), [c.communicate() for c in children]
-        assert time.monotonic() < deadline, "the children never got ready"
-        time.sleep(0.02)
-    start.touch()
+    children = [python_child(_SHARING_CHILD, url, str(tmp_path), sha256(data)) for _ in range(8)]
+    for child in children:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n", child.communicate()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
     outputs = [child.communicate(timeout=120) for child in children]
     assert [child.returncode for child in children] == [0] * 8, outputs
     lines = {out.strip().splitlines()[-1] for out, _ in outputs}
