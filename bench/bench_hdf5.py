@@ -9,6 +9,10 @@
 (b) Random-row batches of 256 (and 4096) from a 1 GiB dataset, contiguous and
     chunked: `HDF5Matrix[indices in any order]` vs h5py fancy indexing with sorted
     indices. Targets: >= 5x faster contiguous, >= 2x chunked.
+(d) Shuffled 256-row batches from a gzip and an lzf file (`--compressed-mib`,
+    2048 for the 2 GiB of the target): `ArraySequence(shuffle='chunks')` vs
+    sequential h5py, today's random-row path, tf.data; (d2) the order's quality.
+    See bench/_hdf5_shuffle.py.
 (c) `OrderedEnqueuer` throughput, 1 and 2 workers, threads vs processes, on a
     sequence whose `__getitem__` is CPU-bound Python.
 
@@ -33,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from _hdf5_shuffle import bench_compressed_shuffle
 from _rss import PeakRssAnon
 from _table import best_time, print_table
 
@@ -212,10 +217,27 @@ def bench_enqueuer(batches: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="64 MiB files and fewer batches (quick check)")
+    parser.add_argument(
+        "--compressed-mib", type=int, default=512, help="size of the gzip and lzf files of (d) (2048: 2 GiB)"
+    )
+    parser.add_argument("--only-compressed", action="store_true", help="run (d) and (d2) only")
+    parser.add_argument(
+        "--compressed-batches", type=int, default=400, help="batches timed per contender in (d)"
+    )
+    parser.add_argument("--no-tf", action="store_true", help="leave the tf.data peer out of (d)")
     parser.add_argument("--predict-child", nargs=2, metavar=("PATH", "CONTENDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.predict_child:
         _predict_child(*args.predict_child)
+        return
+    compressed = (64 << 20) if args.small else args.compressed_mib << 20
+    bench_compressed_shuffle(
+        compressed,
+        batches=60 if args.small else args.compressed_batches,
+        random_batches=2 if args.small else 4,
+        with_tf=not args.no_tf,
+    )
+    if args.only_compressed:
         return
     size = (64 << 20) if args.small else GIB
     with tempfile.TemporaryDirectory(prefix="kutils-bench-hdf5-", dir="/tmp") as folder:

@@ -3,7 +3,7 @@
 `HDF5Matrix` is an array-like view of rows `start:end` of an HDF5 dataset. It
 opens the file read-only, lazily, once per process (it pickles by path and
 reopens after a fork), indexes like numpy (any order, duplicates, negative
-indices, steps) and reads random rows from uncompressed data at memory speed.
+indices, steps) and reads random rows of uncompressed data straight from the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ._h5open import H5pyFaults, lookup_dataset, open_read_only
 from ._h5read import RowReader, open_row_reader
+from .errors import HDF5DatasetNotFoundError, HDF5FileBusyError, HDF5FormatError, HDF5NotADatasetError
 
 __all__ = [
     "H5Dict",
@@ -30,84 +32,6 @@ __all__ = [
 ]
 
 Normalizer = Callable[[np.ndarray], Any]
-
-_MAX_LISTED_DATASETS = 20
-
-# What HDF5 says when another process holds the file open for writing (a lock, or SWMR/consistency flags).
-_BUSY_SIGNS = ("unable to lock file", "already open for write")
-
-
-class HDF5FormatError(OSError):
-    """The file exists but is not a readable HDF5 file (corrupt, truncated, another format)."""
-
-
-class HDF5FileBusyError(OSError):
-    """The file is locked or marked open for writing by another process (HDF5 file locking, SWMR)."""
-
-
-class HDF5DatasetNotFoundError(KeyError):
-    """The named dataset is not in the file (a `KeyError`, as h5py raised in Keras 2.2.4)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-class HDF5NotADatasetError(TypeError):
-    """The name points to an HDF5 group (or other object), not to a dataset."""
-
-
-def _dataset_names(group: h5py.Group) -> list[str]:
-    names: list[str] = []
-
-    def visit(name: str, obj: object) -> None:
-        if isinstance(obj, h5py.Dataset):
-            names.append(name)
-
-    group.visititems(visit)
-    return names
-
-
-def _open_read_only(datapath: str) -> h5py.File:
-    if not os.path.exists(datapath):
-        raise FileNotFoundError(f"HDF5Matrix: datapath={datapath!r} does not exist.")
-    if os.path.isdir(datapath):
-        raise IsADirectoryError(f"HDF5Matrix: datapath={datapath!r} is a directory, not an HDF5 file.")
-    try:
-        return h5py.File(datapath, "r")
-    except OSError as error:
-        if any(sign in str(error) for sign in _BUSY_SIGNS):
-            raise HDF5FileBusyError(
-                f"HDF5Matrix: datapath={datapath!r} is locked or marked open for writing by another "
-                f"process ({error}). Close it there or let that writer finish (a writer that crashed "
-                "leaves the mark: clear it with `h5clear -s`), then try again; HDF5Matrix only reads."
-            ) from error
-        raise HDF5FormatError(
-            f"HDF5Matrix: datapath={datapath!r} could not be opened as an HDF5 file ({error}). "
-            "Is it a complete, uncorrupted .h5/.hdf5 file?"
-        ) from error
-
-
-def _lookup_dataset(file: h5py.File, datapath: str, dataset: str) -> h5py.Dataset:
-    if dataset not in file:
-        available = _dataset_names(file)
-        listed = ", ".join(repr(name) for name in available[:_MAX_LISTED_DATASETS])
-        more = f" and {len(available) - _MAX_LISTED_DATASETS} more" if len(available) > 20 else ""
-        raise HDF5DatasetNotFoundError(
-            f"HDF5Matrix: dataset={dataset!r} is not in {datapath!r}. "
-            f"Available datasets: {listed or '(none)'}{more}."
-        )
-    node = file[dataset]
-    if not isinstance(node, h5py.Dataset):
-        inside = ", ".join(repr(f"{dataset}/{name}") for name in _dataset_names(node)[:_MAX_LISTED_DATASETS])
-        raise HDF5NotADatasetError(
-            f"HDF5Matrix: dataset={dataset!r} in {datapath!r} is a {type(node).__name__}, not a dataset. "
-            f"Datasets inside it: {inside or '(none)'}."
-        )
-    if node.ndim == 0:
-        raise HDF5NotADatasetError(
-            f"HDF5Matrix: dataset={dataset!r} in {datapath!r} is a scalar; HDF5Matrix needs rows (rank >= 1)."
-        )
-    return node
 
 
 class HDF5Matrix:
@@ -128,8 +52,10 @@ class HDF5Matrix:
     once per process; the object pickles by path (spawned workers reopen the
     file) and reopens after `os.fork`; `close()` and `with` release the file.
     Indices may come in any order and repeat; negative indices and slice steps
-    follow numpy; random rows of uncompressed data are read through a
-    read-only memory map.
+    follow numpy; random rows of uncompressed data are read straight from
+    the file at their offsets (never through a memory map, so a file
+    truncated by another program raises `HDF5FormatError` instead of killing
+    the process).
 
     Args:
         datapath: string, path to an HDF5 file.
@@ -187,7 +113,9 @@ class HDF5Matrix:
         data = self.data
         self.start, self.end = self._checked_window(start, end, data.shape[0])
         # Two rows, so that a normalizer dropping rows is caught here already.
-        first = self._normalized(np.asarray(data[self.start : min(self.start + 2, self.end)]))
+        with H5pyFaults(self.datapath, "reading", self.dataset):
+            rows = np.asarray(data[self.start : min(self.start + 2, self.end)])
+        first = self._normalized(rows)
         self._base_shape: tuple[int, ...] = tuple(first.shape[1:])
         self._base_dtype: np.dtype = first.dtype
 
@@ -210,10 +138,11 @@ class HDF5Matrix:
     # -- file handling ----------------------------------------------------------------------------
 
     def _open(self) -> None:
-        file = _open_read_only(self.datapath)
+        file = open_read_only(self.datapath)
         try:
-            self._data = _lookup_dataset(file, self.datapath, self.dataset)
-            self._reader = open_row_reader(self.datapath, self._data)
+            self._data = lookup_dataset(file, self.datapath, self.dataset)
+            with H5pyFaults(self.datapath, "opening", self.dataset):
+                self._reader = open_row_reader(self.datapath, self._data)
         except BaseException:
             file.close()
             raise
@@ -274,7 +203,7 @@ class HDF5Matrix:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Shape of the window, as the normalizer returns it: `(end - start,) + row shape`."""
+        """The shape of the window as the normalizer returns it, `(end - start,) + row shape`."""
         return (self.end - self.start, *self._base_shape)
 
     @property
@@ -298,7 +227,7 @@ class HDF5Matrix:
             raise ValueError(
                 "HDF5Matrix: cannot make an array without copying (copy=False); data is on disk."
             )
-        values = self[:]
+        values: np.ndarray = self[:]
         return values if dtype is None else values.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
@@ -333,9 +262,9 @@ class HDF5Matrix:
         if isinstance(key, slice):
             start, stop, step = key.indices(length)
             _, reader = self._ensure_open()
-            return self._normalized(reader.read_slice(start + self.start, stop + self.start, step)), slice(
-                None
-            )
+            with H5pyFaults(self.datapath, "reading rows", self.dataset):
+                block = reader.read_slice(start + self.start, stop + self.start, step)
+            return self._normalized(block), slice(None)
         if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
             row = int(key)
             if not -length <= row < length:
@@ -368,7 +297,9 @@ class HDF5Matrix:
 
     def _take(self, rows: np.ndarray) -> np.ndarray:
         _, reader = self._ensure_open()
-        return self._normalized(reader.take(rows + self.start))
+        with H5pyFaults(self.datapath, "reading rows", self.dataset):
+            block = reader.take(rows + self.start)
+        return self._normalized(block)
 
     def _normalized(self, block: np.ndarray) -> np.ndarray:
         if self.normalizer is None:
@@ -415,7 +346,7 @@ class H5Dict:
 
     def __init__(self, path: h5py.Group | str | os.PathLike[str] | dict[str, Any], mode: str = "a") -> None:
         if isinstance(path, h5py.Group):
-            self.data: h5py.Group | dict[str, Any] = path
+            self.data: Any = path  # an h5py Group (or File), or a dict of numpy arrays
             self._is_file = False
         elif isinstance(path, str | os.PathLike):
             self.data = h5py.File(os.fspath(path), mode=mode)
