@@ -29,7 +29,7 @@ def main() -> None:
     """Measures each operation with kutils and with the Keras 3 baseline; prints a table with ratios."""
     import keras
 
-    from kutils import CustomObjectScope, deserialize_keras_object
+    from kutils import CustomObjectScope, deserialize_keras_object, get_custom_objects
 
     def identity(x: object) -> object:
         return x
@@ -45,6 +45,16 @@ def main() -> None:
         with keras.saving.custom_object_scope(names):
             pass
 
+    def kutils_register() -> None:
+        table = get_custom_objects()
+        table["identity"] = identity
+        del table["identity"]
+
+    def keras_register() -> None:
+        table = keras.saving.get_custom_objects()
+        table["identity"] = identity
+        del table["identity"]
+
     def timed(fn: Callable[[], object], number: int, inside_kutils_scope: bool) -> float:
         """Best seconds per call of fn, run inside an (outer) kutils scope or outside any."""
         if inside_kutils_scope:
@@ -56,6 +66,14 @@ def main() -> None:
     cases = [
         ("scope enter+exit, outermost (installs the hook)", kutils_scope, keras_scope, NUMBER, False, False),
         ("scope enter+exit, nested in a kutils scope", kutils_scope, keras_scope, NUMBER, True, True),
+        (
+            "register + remove a global name, hooked (updates Keras' tables)",
+            kutils_register,
+            keras_register,
+            NUMBER,
+            True,
+            False,
+        ),
         (
             "keras.activations.get('relu'), hooked vs plain",
             lambda: keras.activations.get("relu"),

@@ -1,21 +1,29 @@
-"""`Sequence` (Keras 2.2.4's base class, accepted by Keras 3), `ArraySequence` and the enqueuers.
+"""`Sequence` (Keras 2.2.4's base class, accepted by every Keras line), `ArraySequence` and the enqueuers.
 
-`kutils.Sequence` subclasses `keras.utils.PyDataset`, so Keras 3 `fit`,
-`evaluate` and `predict` take it, and it carries class-level defaults for the
-attributes `PyDataset.__init__` would set, so a Keras 2 subclass that never
-calls `super().__init__()` works without warnings. Importing this module
-imports Keras; `import kutils` does not import it until `Sequence` is used.
+`kutils.Sequence` derives from the batch-source class of the active Keras line
+(`keras.utils.PyDataset` on Keras 3, `tf_keras.utils.Sequence` on tf_keras,
+see `kutils._keras.active_line`), and also from the other line's class when
+that line is already imported when `kutils.Sequence` is first used, so a
+tf_keras model imported directly (`import tf_keras`, no `TF_USE_LEGACY_KERAS`)
+takes it too. The class carries defaults for `workers`, `use_multiprocessing`
+and `max_queue_size`, so a Keras 2 subclass that never calls
+`super().__init__()` works on both lines without warnings. Importing this
+module imports Keras; `import kutils` does not import it until `Sequence` is used.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from ._keras import import_keras
+from ._chunk_shuffle import ChunkWindows, is_compressed, make_windows
+from ._keras import KERAS3, TF_KERAS, adapter, import_keras
+from ._rows import read_range, read_rows
+from ._tree import tree
 from .enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer
 
 __all__ = [
@@ -27,27 +35,42 @@ __all__ = [
     "iter_sequence_infinite",
 ]
 
-_PyDataset: type = import_keras("kutils.Sequence").utils.PyDataset
+DEFAULT_SHUFFLE_BUFFER_BYTES = 256 << 20
 
 
-class Sequence(_PyDataset):
+def _sequence_bases() -> tuple[type, ...]:
+    """The active line's batch-source class, then the other line's if that line is imported."""
+    active = import_keras("kutils.Sequence")
+    imported = sys.modules.keys() - {active.__name__}
+    others = [sys.modules[line] for line in (KERAS3, TF_KERAS) if line in imported]
+    return tuple(adapter(keras).sequence_base(keras) for keras in [active, *others])
+
+
+_SequenceBase: Any = type("_SequenceBase", _sequence_bases(), {})
+
+
+class Sequence(_SequenceBase):  # type: ignore[misc]  # the Keras lines' dataset bases, chosen at run time
     """Base object for fitting to a sequence of data, such as a dataset.
 
     Every `Sequence` must implement the `__getitem__` and the `__len__` methods.
     If you want to modify your dataset between epochs you may implement
     `on_epoch_end`. The method `__getitem__` should return a complete batch.
 
-    Keras 3's `fit`, `evaluate` and `predict` accept it directly (it is a
-    `keras.utils.PyDataset`). Keras 3 has no `workers=` argument in `fit`: to
-    load batches in parallel, pass the keyword-only arguments below to
+    `fit`, `evaluate` and `predict` of the active Keras line accept it
+    directly: it is a `keras.utils.PyDataset` on Keras 3 and a
+    `tf_keras.utils.Sequence` on tf_keras (`TF_USE_LEGACY_KERAS=1`). tf_keras
+    takes `workers=`/`use_multiprocessing=`/`max_queue_size=` in `fit` as
+    Keras 2 did. Keras 3 has no such arguments in `fit`: there, to load
+    batches in parallel, pass the keyword-only arguments below to
     `super().__init__(...)`, or set the attributes on an instance
     (`seq.workers = 4; seq.use_multiprocessing = True`). A subclass written for
     Keras 2, without a `super().__init__()` call, gets one worker and no
-    warning.
+    warning, on both lines.
 
     Args:
         workers: (keyword-only) Number of threads or processes Keras 3 uses
-            to load batches; 1 loads them in the training loop.
+            to load batches; 1 loads them in the training loop. (tf_keras
+            reads `fit(workers=...)` instead.)
         use_multiprocessing: (keyword-only) Use processes instead of threads.
             Keras 3 forks them; the sequence must then be safe to fork.
         max_queue_size: (keyword-only) Batches Keras 3 prefetches.
@@ -72,17 +95,18 @@ class Sequence(_PyDataset):
     ```
     """
 
-    # What PyDataset.__init__ sets; class-level so that subclasses may skip super().__init__().
-    _workers = 1
-    _use_multiprocessing = False
-    _max_queue_size = 10
+    # The public attributes Keras 3 reads; class-level so that subclasses may skip super().__init__().
+    # They replace PyDataset's properties, whose getters warn when PyDataset.__init__ did not run.
+    workers: int = 1
+    use_multiprocessing: bool = False
+    max_queue_size: int = 10
 
     def __init__(
         self, *, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10
     ) -> None:
-        super().__init__(
-            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
-        )
+        self.workers = workers
+        self.use_multiprocessing = use_multiprocessing
+        self.max_queue_size = max_queue_size
 
     def __getitem__(self, index: int) -> Any:
         """Gets batch at position `index`.
@@ -129,17 +153,11 @@ def iter_sequence_infinite(seq: Any) -> Iterator[Any]:
 
 
 def _map_structure(fn: Callable[[Any], Any], structure: Any) -> Any:
-    if isinstance(structure, dict):
-        return {key: _map_structure(fn, value) for key, value in structure.items()}
-    if isinstance(structure, list | tuple):
-        return type(structure)(_map_structure(fn, value) for value in structure)
-    return fn(structure)
+    return tree().map_structure(fn, structure)
 
 
 def _leaves(structure: Any) -> list[Any]:
-    found: list[Any] = []
-    _map_structure(found.append, structure)
-    return found
+    return list(tree().flatten(structure))
 
 
 def _check_array_like(value: Any, name: str) -> Any:
@@ -152,13 +170,9 @@ def _check_array_like(value: Any, name: str) -> Any:
 
 
 def _take_rows(array: Any, rows: np.ndarray | slice) -> np.ndarray:
-    """Reads `array[rows]`; h5py datasets get sorted unique indices, un-permuted in memory."""
-    from .hdf5 import HDF5Matrix
-
-    if isinstance(rows, slice) or isinstance(array, np.ndarray | HDF5Matrix):
-        return np.asarray(array[rows])
-    unique, inverse = np.unique(rows, return_inverse=True)
-    return np.asarray(array[unique])[inverse.reshape(-1)]
+    if isinstance(rows, slice):
+        return read_range(array, rows.start, rows.stop)
+    return read_rows(array, rows)
 
 
 class _PicklableDataset:
@@ -197,11 +211,17 @@ class ArraySequence(Sequence):
         sample_weight: Sample weights, same forms as `y`, or None.
         batch_size: Rows per batch (the last batch may be smaller).
         shuffle: False (rows in order); True (rows shuffled each epoch, read in
-            sorted order and put back in shuffled order in memory); or
-            `'batch'` (Keras 2 meaning: the order of the full batches is
+            sorted order and put back in shuffled order in memory; for
+            compressed HDF5 data, True means `'chunks'`); `'chunks'` (each
+            epoch, the file's chunks in a random order, and rows mixed across
+            windows of K chunks: every chunk is decompressed once per epoch);
+            or `'batch'` (Keras 2 meaning: the order of the full batches is
             shuffled each epoch, rows inside a batch stay contiguous and in
-            order, the last partial batch stays last; fastest on HDF5).
+            order, the last partial batch stays last).
         seed: (keyword-only) Seed of the shuffling, for reproducible epochs.
+        shuffle_buffer_bytes: (keyword-only) Memory for the windows of chunks
+            that `'chunks'` holds (three windows of all arrays' rows, and one
+            more window's worth for batches and decoding); sets K.
         workers: (keyword-only) Parallel loading in Keras 3, see `Sequence`.
         use_multiprocessing: (keyword-only) See `Sequence`.
         max_queue_size: (keyword-only) See `Sequence`.
@@ -230,6 +250,7 @@ class ArraySequence(Sequence):
         shuffle: bool | str = False,
         *,
         seed: int | None = None,
+        shuffle_buffer_bytes: int = DEFAULT_SHUFFLE_BUFFER_BYTES,
         workers: int = 1,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
@@ -239,8 +260,12 @@ class ArraySequence(Sequence):
         )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
             raise ValueError(f"ArraySequence: batch_size={batch_size!r} must be a positive int.")
-        if shuffle not in (False, True, "batch"):
-            raise ValueError(f"ArraySequence: shuffle={shuffle!r} must be False, True or 'batch'.")
+        if shuffle not in (False, True, "batch", "chunks"):
+            raise ValueError(f"ArraySequence: shuffle={shuffle!r} must be False, True, 'batch' or 'chunks'.")
+        if isinstance(shuffle_buffer_bytes, bool) or not isinstance(shuffle_buffer_bytes, int | np.integer):
+            raise ValueError(
+                f"ArraySequence: shuffle_buffer_bytes={shuffle_buffer_bytes!r} must be an int (bytes)."
+            )
         self.x = _map_structure(lambda value: _check_array_like(value, "x"), x)
         self.y = None if y is None else _map_structure(lambda value: _check_array_like(value, "y"), y)
         self.sample_weight = (
@@ -250,10 +275,25 @@ class ArraySequence(Sequence):
         )
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
+        self._shuffle_buffer_bytes = int(shuffle_buffer_bytes)
         self.num_samples = self._common_length()
         self._rng = np.random.default_rng(seed)
         self._order: np.ndarray = np.arange(0)
+        leaves = self._all_leaves()
+        self._windows: ChunkWindows | None = None
+        if shuffle == "chunks" or (shuffle is True and any(is_compressed(leaf) for leaf in leaves)):
+            self._windows = make_windows(
+                leaves, self.num_samples, self.batch_size, int(shuffle_buffer_bytes), self._rng
+            )
         self._reshuffle()
+
+    def _all_leaves(self) -> list[Any]:
+        return [
+            leaf
+            for part in (self.x, self.y, self.sample_weight)
+            if part is not None
+            for leaf in _leaves(part)
+        ]
 
     def _common_length(self) -> int:
         named = [("x", self.x), ("y", self.y), ("sample_weight", self.sample_weight)]
@@ -266,7 +306,11 @@ class ArraySequence(Sequence):
         return distinct.pop()
 
     def _reshuffle(self) -> None:
-        if self.shuffle is True:
+        if self._windows is not None:
+            if self._order.size:  # the first order is drawn by make_windows
+                self._windows.reshuffle()
+            self._order = self._windows.order
+        elif self.shuffle is True:
             self._order = self._rng.permutation(self.num_samples)
         elif self.shuffle == "batch":
             full = self.num_samples // self.batch_size
@@ -291,12 +335,23 @@ class ArraySequence(Sequence):
         """
         if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < len(self):
             raise IndexError(f"ArraySequence: batch index {index!r} is out of range for {len(self)} batches.")
-        rows = self._rows(int(index))
-        batch = [_map_structure(lambda array: _take_rows(array, rows), self.x)]
-        for extra in (self.y, self.sample_weight):
-            if extra is not None:
-                batch.append(_map_structure(lambda array: _take_rows(array, rows), extra))
-        return tuple(batch)
+        if self._windows is not None:
+            parts = [part for part in (self.x, self.y, self.sample_weight) if part is not None]
+            start = int(index) * self.batch_size
+            stop = min(start + self.batch_size, self.num_samples)
+            values = iter(self._windows.batch(start, stop, self._all_leaves()))
+            return tuple(_map_structure(lambda _: next(values), part) for part in parts)
+        return self._read(self._rows(int(index)))
+
+    def _read(self, rows: np.ndarray | slice) -> tuple[Any, ...]:
+        """`(x[, y[, sample_weight]])` at `rows` (a slice, or indices in any order), as numpy arrays.
+
+        The one way rows are read outside chunk windows: `__getitem__` and
+        `distributed_fit` (which reads only the rows of this worker's
+        replicas) both use it.
+        """
+        parts = [part for part in (self.x, self.y, self.sample_weight) if part is not None]
+        return tuple(_map_structure(lambda array: _take_rows(array, rows), part) for part in parts)
 
     def on_epoch_end(self) -> None:
         """Reshuffles (when `shuffle` is True or 'batch')."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .custom_objects import CustomObjectScope, get_custom_objects
+from .errors import ImproperConfigError, UninterpretableIdentifierError, UnknownObjectError
 from .functions import has_arg
 
 __all__ = [
@@ -23,22 +24,6 @@ __all__ = [
     "deserialize_keras_object",
     "serialize_keras_object",
 ]
-
-
-class ImproperConfigError(ValueError):
-    """A config dict lacks its `'class_name'` or `'config'` key."""
-
-
-class UnknownObjectError(ValueError):
-    """A name is neither in `custom_objects`, the global custom objects, nor `module_objects`."""
-
-
-class UninterpretableIdentifierError(ValueError, TypeError):
-    """The identifier is neither None, a config dict nor a name.
-
-    Subclasses `TypeError` too: Keras 2.2.4 meant to raise `ValueError` here,
-    but its message building raised `TypeError` for non-string identifiers.
-    """
 
 
 def serialize_keras_object(instance: Any) -> dict[str, Any] | str | None:

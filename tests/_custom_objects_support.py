@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 
-from kutils import custom_objects
+from kutils import _keras_hook, custom_objects
 
 
 @pytest.fixture(autouse=True)
@@ -20,10 +21,8 @@ def clean_custom_objects() -> Iterator[None]:
     yield
     leaked = list(custom_objects._open_scopes)
     custom_objects._open_scopes.clear()
-    if custom_objects._keras_hook_handle is not None:
-        custom_objects._keras_hook_handle.remove()
-        custom_objects._keras_hook_handle = None
-    custom_objects.get_custom_objects().clear()
+    custom_objects.get_custom_objects().clear()  # with no scope open, this takes the Keras hook away
+    assert custom_objects._keras_hook_handle is None
     custom_objects.get_custom_objects().update(saved)
     assert leaked == [], f"a test left scopes open: {leaked}"
 
@@ -36,3 +35,17 @@ def run_python(code: str, timeout: float = 180) -> subprocess.CompletedProcess[s
     )
     assert result.returncode == 0, f"child failed:\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result
+
+
+def keras_attributes(line: ModuleType) -> list[object]:
+    """The objects that the kutils adapter of `line` replaces, as they are now (compare with `is`)."""
+    adapter = next(module for module in _keras_hook.adapters() if line.__name__ == module.LINE)
+    found = [_keras_hook.find_target(item) for item in adapter.replacements({})]
+    return [vars(target[0])[target[1]] for target in found if target is not None]
+
+
+def assert_line_untouched(line: ModuleType, before: list[object]) -> None:
+    """The attributes kutils replaces are the very objects they were in `before`."""
+    now = keras_attributes(line)
+    assert len(now) == len(before)
+    assert all(a is b for a, b in zip(now, before, strict=True)), "kutils left a Keras table replaced"

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 from _custom_objects_support import clean_custom_objects, run_python  # noqa: F401  (autouse fixture)
+from _keras_lines import import_line
 from keras.src import activations, constraints, losses, metrics, regularizers
 from keras.src.saving import object_registration
 
@@ -89,7 +90,11 @@ def build_model() -> keras.Model:
             ),
         ]
     )
-    model.compile(optimizer="MyOptimizer", loss="half_mse")
+    # An optimizer instance, not the string: Keras 3.3 saves `optimizer="MyOptimizer"` as a bare string
+    # that its own loader turns into the class, not an instance ("Could not interpret optimizer
+    # identifier"), even inside Keras' own custom_object_scope. Strings are checked by
+    # test_string_identifiers_resolve_inside_the_scope.
+    model.compile(optimizer=get_custom_objects()["MyOptimizer"](), loss="half_mse")
     return model
 
 
@@ -287,6 +292,12 @@ def test_scope_names_take_precedence_over_keras_built_ins_like_2_2_4():
     with CustomObjectScope({"relu": my_relu}):
         assert keras.activations.get("relu") is my_relu
     assert keras.activations.get("relu") is keras.activations.relu
+    get_custom_objects()["kept"] = my_relu  # the hook stays: the built-in comes back name by name
+    get_custom_objects()["relu"] = my_relu
+    assert keras.activations.get("relu") is my_relu
+    del get_custom_objects()["relu"]
+    assert keras.activations.get("relu") is keras.activations.relu
+    assert keras.activations.get("kept") is my_relu
 
 
 def test_keras_deserialize_keras_object_resolves_scope_names():
@@ -323,13 +334,27 @@ def test_names_registered_with_get_custom_objects_reach_keras_through_an_empty_s
         assert keras.activations.get("doubled_relu") is objects["doubled_relu"]
 
 
-def test_names_registered_with_get_custom_objects_do_not_reach_keras_outside_a_scope():
-    """Without an open scope the hook is not installed: a name in get_custom_objects() is unknown to Keras."""
+def test_names_registered_with_get_custom_objects_reach_keras_outside_any_scope():
+    """Like Keras 2.2.4, a name set in get_custom_objects() is resolved by Keras with no scope open.
+
+    Before, Keras 3 saw the kutils dict only inside a scope: `regularizers.get('MyObject')` raised
+    "Could not interpret regularizer identifier". Removing the name removes it from Keras; once the
+    dict is empty, Keras' tables are its original objects again.
+    """
     objects = make_custom_objects()
     get_custom_objects()["MyObject"] = objects["MyObject"]
+    get_custom_objects().update(doubled_relu=objects["doubled_relu"])
+    assert isinstance(keras.regularizers.get("MyObject"), objects["MyObject"])
+    layer = keras.layers.Dense(2, activation="doubled_relu", kernel_regularizer="MyObject")
+    assert layer.activation is objects["doubled_relu"]
+    assert keras.saving.get_custom_objects()["MyObject"] is objects["MyObject"]
+    del get_custom_objects()["MyObject"]
     with pytest.raises(ValueError, match="Could not interpret regularizer identifier: MyObject"):
         keras.regularizers.get("MyObject")
-    assert "MyObject" not in keras.saving.get_custom_objects()
+    assert keras.activations.get("doubled_relu") is objects["doubled_relu"]
+    get_custom_objects().pop("doubled_relu")
+    with pytest.raises(ValueError, match="doubled_relu"):
+        keras.activations.get("doubled_relu")
     assert_keras_untouched()
 
 
@@ -369,7 +394,10 @@ def test_keras_registrations_made_inside_a_scope_are_kept():
 
 @pytest.mark.parametrize("file_name", ["my model.keras", "my model.h5"])
 def test_build_save_and_load_a_model_by_name_inside_the_scope(tmp_path, file_name):
-    """The seed's example: build with string names, save (.keras and .h5), load by name in the scope."""
+    """Build with string names, save (.keras and .h5), load by name in the scope.
+
+    The example of https://keras.io/ja/utils/#customobjectscope.
+    """
     objects = make_custom_objects()
     path = tmp_path / file_name
     x = np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3)
@@ -408,7 +436,7 @@ def test_without_keras_the_scope_is_a_plain_dict_scope():
     """With keras not importable, scopes and kutils deserialization work and TensorFlow is never imported."""
     result = run_python(
         "import sys\n"
-        "sys.modules['keras'] = None  # makes `import keras` fail, as if it were not installed\n"
+        "sys.modules['keras'] = sys.modules['tf_keras'] = None  # as if no Keras line were installed\n"
         "from kutils import CustomObjectScope, deserialize_keras_object, get_custom_objects\n"
         "class Thing:\n"
         "    def __init__(self, size): self.size = size\n"
@@ -423,12 +451,62 @@ def test_without_keras_the_scope_is_a_plain_dict_scope():
 
 @pytest.mark.slow  # a fresh interpreter imports TensorFlow
 def test_importing_the_module_does_not_import_keras_but_entering_a_scope_does():
-    """`kutils.custom_objects` is light; Keras is imported only when a scope is entered."""
+    """`kutils.custom_objects` is light; the active Keras line is imported only when a scope is entered."""
     result = run_python(
         "import sys\n"
         "from kutils import CustomObjectScope\n"
-        "print('keras' in sys.modules)\n"
+        "from kutils._keras import active_line\n"
+        "print(active_line() in sys.modules)\n"
         "with CustomObjectScope({'a': 1}):\n"
-        "    print('keras' in sys.modules)\n"
+        "    print(active_line() in sys.modules)\n"
     )
     assert result.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    ("change", "resolved_after"),
+    [
+        (lambda table, f: table.__setitem__("fn", f), True),
+        (lambda table, f: table.update(fn=f), True),
+        (lambda table, f: table.setdefault("fn", f), True),
+        (lambda table, f: table.__ior__({"fn": f}), True),
+        (lambda table, f: (table.__setitem__("fn", f), table.pop("fn")), False),
+        (lambda table, f: (table.__setitem__("fn", f), table.popitem()), False),
+        (lambda table, f: (table.__setitem__("fn", f), table.clear()), False),
+        (lambda table, f: (table.__setitem__("fn", f), table.__delitem__("fn")), False),
+    ],
+    ids=["setitem", "update", "setdefault", "ior", "pop", "popitem", "clear", "delitem"],
+)
+def test_every_way_of_changing_the_global_table_reaches_keras(change, resolved_after):
+    """Each dict method on get_custom_objects() adds or removes the name in Keras at once."""
+
+    def fn(x):
+        return x
+
+    change(get_custom_objects(), fn)
+    if resolved_after:
+        assert keras.activations.get("fn") is fn
+    else:
+        with pytest.raises(ValueError, match="fn"):
+            keras.activations.get("fn")
+        assert_keras_untouched()
+
+
+@pytest.mark.slow  # a fresh interpreter imports TensorFlow
+def test_a_keras_line_imported_later_sees_the_table_after_the_next_change():
+    """tf_keras imported after the hook was installed for Keras 3 is hooked at the next table change."""
+    import_line("tf_keras")
+    result = run_python(
+        "import os\n"
+        "os.environ.pop('TF_USE_LEGACY_KERAS', None)\n"
+        "import keras\n"
+        "from kutils import get_custom_objects, CustomObjectScope\n"
+        "def my_act(x): return x\n"
+        "get_custom_objects()['my_act'] = my_act\n"
+        "import tf_keras\n"
+        "with CustomObjectScope():\n"
+        "    print(tf_keras.activations.get('my_act') is my_act)\n"
+        "get_custom_objects()['other'] = my_act\n"
+        "print(tf_keras.activations.get('my_act') is my_act, keras.activations.get('my_act') is my_act)\n"
+    )
+    assert result.stdout.split() == ["True", "True", "True"]
