@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ._keras import import_keras, is_backend_tensor
+from ._row_blocks import for_row_blocks
 
 __all__ = ["normalize", "slice_arrays", "to_categorical", "to_list"]
 
@@ -80,9 +81,7 @@ def to_categorical(y: ArrayLike, num_classes: int | None = None, dtype: DTypeLik
             f"{_some(too_big)}; labels must be integers in [0, {classes})."
         )
     onehot = np.zeros((flat.size, classes), dtype=dtype)
-    positions = np.arange(0, flat.size * classes, classes, dtype=np.intp)
-    positions += flat.astype(np.intp, copy=False)
-    onehot.reshape(-1)[positions] = 1
+    _set_ones(onehot, flat)
     return onehot.reshape((*shape, classes))
 
 
@@ -127,10 +126,10 @@ def normalize(x: ArrayLike, axis: int = -1, order: float | None = 2) -> np.ndarr
     axis = _check_axis(axis, values.ndim)
     if values.ndim == 1:  # Keras 2.2.4 returned (1, n) for (n,).
         values, axis = values[np.newaxis], 1
-    norms = _norms(values, axis, order)
-    norms[norms == 0] = 1
     result_dtype = values.dtype if values.dtype.kind in "fc" else np.dtype(np.float64)
-    return (values / np.expand_dims(norms, axis)).astype(result_dtype, copy=False)
+    if axis == values.ndim - 1 and values.flags.c_contiguous and values.dtype == result_dtype:
+        return _normalize_rows(values, order)
+    return _divide_by_norms(values, axis, order).astype(result_dtype, copy=False)
 
 
 def to_list(x: Any, allow_tuple: bool = False) -> list[Any]:
@@ -208,6 +207,8 @@ def slice_arrays(arrays: Any, start: Any = None, stop: int | None = None) -> Any
 def _to_numpy(value: Any, caller: str) -> Any:
     """Turns a TensorFlow / Keras tensor into NumPy; returns anything else unchanged."""
     if is_backend_tensor(value):
+        if hasattr(value, "numpy"):  # eager TensorFlow tensors and variables, on every Keras line
+            return value.numpy()
         return import_keras(f"{caller} on a tensor").ops.convert_to_numpy(value)
     return value
 
@@ -327,6 +328,42 @@ def _check_axis(axis: Any, ndim: int) -> int:
     return int(axis) % ndim
 
 
+def _set_ones(onehot: np.ndarray, labels: np.ndarray) -> None:
+    """Writes 1 at column `labels[i]` of each row `i` of the zeroed 2-D `onehot`, block by block."""
+    classes = onehot.shape[1]
+    flat_output = onehot.reshape(-1)
+
+    def set_block(start: int, stop: int) -> None:
+        positions = np.arange(start * classes, stop * classes, classes, dtype=np.intp)
+        np.add(positions, labels[start:stop], out=positions, casting="unsafe")  # labels are whole numbers
+        flat_output[positions] = 1
+
+    for_row_blocks(len(labels), classes * onehot.itemsize, set_block)
+
+
+def _normalize_rows(values: np.ndarray, order: float | None) -> np.ndarray:
+    """`normalize` along the last axis of a C-contiguous float array, block by block."""
+    rows = values.reshape(-1, values.shape[-1])
+    result = np.empty_like(values)
+    out_rows = result.reshape(rows.shape)
+
+    def divide_block(start: int, stop: int) -> None:
+        _divide_by_norms(rows[start:stop], 1, order, out=out_rows[start:stop])
+
+    for_row_blocks(len(rows), rows.shape[1] * rows.itemsize, divide_block)
+    return result
+
+
+def _divide_by_norms(
+    values: np.ndarray, axis: int, order: float | None, out: np.ndarray | None = None
+) -> np.ndarray:
+    """`values` divided by their norms along `axis` (norm 0 counts as 1), into `out` if given."""
+    norms = _norms(values, axis, order)
+    norms[norms == 0] = 1
+    divided: np.ndarray = np.divide(values, np.expand_dims(norms, axis), out=out)
+    return divided
+
+
 def _norms(values: np.ndarray, axis: int, order: float | None) -> np.ndarray:
     """The `order`-norms of `values` along `axis`, as a new float array."""
     # Integers are measured in float64, float16 in float32 (so that squares do not overflow).
@@ -334,7 +371,7 @@ def _norms(values: np.ndarray, axis: int, order: float | None) -> np.ndarray:
     vectors = np.moveaxis(values, axis, -1)
     if order in (2, None) and values.dtype.kind != "c":
         # sqrt(sum(x * x)), reading x once.
-        norms = np.einsum("...i,...i->...", vectors, vectors, dtype=work)
+        norms: np.ndarray = np.einsum("...i,...i->...", vectors, vectors, dtype=work)
         np.sqrt(norms, out=norms)
     else:
         norms = np.linalg.norm(values.astype(work, copy=False), ord=order, axis=axis)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .array_ops import to_list
+from .errors import NotAFunctionError
 
 __all__ = [
     "ArgSpec",
@@ -34,13 +35,6 @@ __all__ = [
 ]
 
 DumpedFunction = tuple[str, tuple[Any, ...] | None, tuple[Any, ...] | None]
-
-
-class NotAFunctionError(TypeError, AttributeError):
-    """`func_dump` got something that is not a Python function.
-
-    Subclasses `AttributeError` too, which is what Keras 2.2.4 raised there.
-    """
 
 
 class ArgSpec(NamedTuple):

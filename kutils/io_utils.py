@@ -1,17 +1,26 @@
 """Keras 2.2.4 `keras.utils.io_utils` path: `from kutils.io_utils import ...` works as it did.
 
-Names are re-exported lazily from the kutils module that defines them.
+Names are re-exported lazily from the kutils module that defines them (see `kutils._lazy`):
+the imports under `if TYPE_CHECKING:` are the list of names, for type checkers and at run time.
 """
 
-from ._lazy import lazy_exports as _lazy_exports
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .hdf5 import H5Dict as H5Dict
+    from .hdf5 import HDF5Matrix as HDF5Matrix
+    from .hdf5 import h5dict as h5dict
+    from .prompts import ask_to_proceed_with_overwrite as ask_to_proceed_with_overwrite
 
-_EXPORTS: dict[str, str] = {
-    "H5Dict": ".hdf5",
-    "HDF5Matrix": ".hdf5",
-    "h5dict": ".hdf5",
-    "ask_to_proceed_with_overwrite": ".prompts",
-}
+__all__ = [
+    "H5Dict",
+    "HDF5Matrix",
+    "ask_to_proceed_with_overwrite",
+    "h5dict",
+]
 
-__all__ = sorted(_EXPORTS)
+if not TYPE_CHECKING:
+    from ._lazy import lazy_exports as _lazy_exports
 
-__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
+    __getattr__, __dir__ = _lazy_exports(__name__)
+
+    del TYPE_CHECKING

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import _introspect
+from .convolution import convert_kernel
+from .errors import InvalidDataFormatError
 
 __all__ = [
     "InvalidDataFormatError",
@@ -26,10 +28,6 @@ __all__ = [
 # Keras 2.2.4 converted these classes (and, here, their subclasses).
 _CONV_CLASS_NAMES = frozenset({"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose"})
 _DATA_FORMATS = ("channels_first", "channels_last")
-
-
-class InvalidDataFormatError(ValueError, AssertionError):
-    """`target_data_format` is neither 'channels_first' nor 'channels_last' (2.2.4 asserted)."""
 
 
 def get_source_inputs(tensor: Any, layer: Any = None, node_index: int | None = None) -> Any:
@@ -71,7 +69,7 @@ def get_source_inputs(tensor: Any, layer: Any = None, node_index: int | None = N
     if layer is None or not layer._inbound_nodes:
         return [tensor]
     nodes = layer._inbound_nodes
-    if not 0 <= node_index < len(nodes):
+    if node_index is None or not 0 <= node_index < len(nodes):
         raise ValueError(
             f"node_index={node_index!r} is not a call of layer {layer.name!r}, which has {len(nodes)} "
             f"inbound node(s) (valid: 0 to {len(nodes) - 1})."
@@ -132,9 +130,7 @@ def convert_all_kernels_in_model(model: Any) -> None:
         if not _is_conv(layer) or id(layer.kernel) in converted:
             continue
         converted.add(id(layer.kernel))
-        kernel = np.asarray(layer.kernel)
-        flip = (*(slice(None, None, -1) for _ in range(kernel.ndim - 2)), slice(None), slice(None))
-        layer.kernel.assign(np.ascontiguousarray(kernel[flip]))
+        layer.kernel.assign(convert_kernel(np.asarray(layer.kernel)))
 
 
 def _all_layers(model: Any) -> list[Any]:

@@ -1,14 +1,20 @@
 """Keras 2.2.4 `keras.utils.multi_gpu_utils` path: `from kutils.multi_gpu_utils import ...` works as it did.
 
-Names are re-exported lazily from the kutils module that defines them.
+Names are re-exported lazily from the kutils module that defines them (see `kutils._lazy`):
+the imports under `if TYPE_CHECKING:` are the list of names, for type checkers and at run time.
 """
 
-from ._lazy import lazy_exports as _lazy_exports
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .multi_gpu import multi_gpu_model as multi_gpu_model
 
-_EXPORTS: dict[str, str] = {
-    "multi_gpu_model": ".multi_gpu",
-}
+__all__ = [
+    "multi_gpu_model",
+]
 
-__all__ = sorted(_EXPORTS)
+if not TYPE_CHECKING:
+    from ._lazy import lazy_exports as _lazy_exports
 
-__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
+    __getattr__, __dir__ = _lazy_exports(__name__)
+
+    del TYPE_CHECKING

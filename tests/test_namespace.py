@@ -58,14 +58,29 @@ KERAS_224_SUBMODULE_NAMES = {
         "SequenceEnqueuer",
         "OrderedEnqueuer",
         "GeneratorEnqueuer",
+        "_hash_file",
+        "_extract_archive",
+        "urlretrieve",
     },
     "io_utils": {"HDF5Matrix", "H5Dict", "h5dict"},
     "layer_utils": {"convert_all_kernels_in_model", "get_source_inputs", "print_summary", "count_params"},
     "vis_utils": {"plot_model", "model_to_dot"},
     "multi_gpu_utils": {"multi_gpu_model"},
+    "conv_utils": {
+        "normalize_tuple",
+        "normalize_padding",
+        "normalize_data_format",
+        "convert_kernel",
+        "conv_output_length",
+        "conv_input_length",
+        "deconv_length",
+    },
+    "test_utils": {"get_test_data", "layer_test", "keras_test"},
 }
 
 ALIAS_MODULES = sorted(KERAS_224_SUBMODULE_NAMES)
+# Attributes of `kutils` that are modules: the Keras 2 submodule paths and `kutils.utils`.
+MODULE_ATTRIBUTES = [*ALIAS_MODULES, "utils"]
 
 
 def run_fresh(code: str) -> object:
@@ -98,13 +113,19 @@ def test_alias_modules_and_light_names_stay_light():
         "kutils.Progbar(1, file=io.StringIO()).update(1)\n"
         "kutils.get_file\n"
         "from kutils.np_utils import to_categorical\n"
-        "from kutils.generic_utils import to_list, slice_arrays\n" + HEAVY_MODULES
+        "from kutils.generic_utils import to_list, slice_arrays\n"
+        "import kutils.conv_utils, kutils.test_utils, kutils.utils.np_utils\n"
+        "from kutils.utils import conv_utils, data_utils, test_utils\n"
+        "from kutils.conv_utils import normalize_tuple, conv_output_length, convert_kernel\n"
+        "from kutils.test_utils import layer_test, get_test_data, keras_test\n"
+        "normalize_tuple(3, 2, 'kernel_size'); conv_output_length(10, 3, 'same', 1)\n"
+        "get_test_data(num_train=4, num_test=2)\n" + HEAVY_MODULES
     )
     assert run_fresh(code) == []
 
 
 def test_all_is_explicit_sorted_and_what_dir_shows():
-    """kutils.__all__ is a sorted list, and dir(kutils) shows exactly it plus the Keras 2 submodule paths."""
+    """kutils.__all__ is a sorted list; dir(kutils) shows it, the Keras 2 module paths and `errors`."""
     code = (
         "import json, kutils\n"
         "public = [n for n in dir(kutils) if not n.startswith('_')]\n"
@@ -114,7 +135,7 @@ def test_all_is_explicit_sorted_and_what_dir_shows():
     assert isinstance(kutils.__all__, list)
     assert seen["all"] == sorted(seen["all"])
     assert seen["all"] == kutils.__all__
-    assert set(seen["dir"]) == set(seen["all"]) | set(ALIAS_MODULES)
+    assert set(seen["dir"]) == set(seen["all"]) | set(MODULE_ATTRIBUTES) | {"errors"}
 
 
 def test_every_keras_224_utils_export_is_offered():
@@ -135,9 +156,9 @@ def test_submodule_paths_are_attributes():
     """kutils.np_utils and the other Keras 2 paths are reachable as attributes without importing them."""
     code = (
         "import json, kutils\n"
-        f"print(json.dumps([type(getattr(kutils, n)).__name__ for n in {ALIAS_MODULES!r}]))\n"
+        f"print(json.dumps([type(getattr(kutils, n)).__name__ for n in {MODULE_ATTRIBUTES!r}]))\n"
     )
-    assert run_fresh(code) == ["module"] * len(ALIAS_MODULES)
+    assert run_fresh(code) == ["module"] * len(MODULE_ATTRIBUTES)
     assert isinstance(kutils.np_utils, types.ModuleType)
 
 
@@ -158,6 +179,7 @@ def test_unknown_name_raises_attribute_error():
         kutils.np_utils.no_such_util  # noqa: B018
 
 
+@pytest.mark.slow  # resolving every name imports TensorFlow (distributed_fit, multi_gpu_model)
 @pytest.mark.parametrize("module_name", ["", *ALIAS_MODULES])
 def test_every_exported_name_resolves(module_name):
     """Every name in every __all__ resolves to a real object, the same one as at the top level."""
@@ -173,3 +195,40 @@ def test_every_exported_name_resolves(module_name):
         if module_name and name in kutils.__all__:
             assert value is getattr(kutils, name), name
     assert missing == []
+
+
+@pytest.mark.parametrize("module_name", ALIAS_MODULES)
+def test_keras_utils_package_paths(module_name):
+    """`kutils.utils.X`, `import kutils.utils.X` and `from kutils.utils import X` are the module kutils.X.
+
+    Keras 2 code wrote `from keras.utils import np_utils` and `keras.utils.conv_utils.normalize_tuple`.
+    """
+    import kutils.utils
+
+    flat = importlib.import_module(f"kutils.{module_name}")
+    assert getattr(kutils.utils, module_name) is flat
+    assert importlib.import_module(f"kutils.utils.{module_name}") is flat
+    assert getattr(__import__("kutils.utils", fromlist=[module_name]), module_name) is flat
+
+
+def test_keras_utils_package_offers_the_keras_utils_names():
+    """`kutils.utils` exports what `keras.utils` did, the same objects as the top level."""
+    import kutils.utils
+
+    assert KERAS_224_UTILS_EXPORTS - set(kutils.utils.__all__) == set()
+    assert kutils.utils.__all__ == kutils.__all__
+    assert kutils.utils.to_categorical is kutils.to_categorical
+    assert kutils.utils.HDF5Matrix is kutils.HDF5Matrix
+    with pytest.raises(AttributeError, match="no_such_util"):
+        kutils.utils.no_such_util  # noqa: B018
+
+
+def test_keras_utils_package_paths_stay_light():
+    """`import kutils.utils.conv_utils` in a fresh process and using its helpers loads no TensorFlow."""
+    code = (
+        "import kutils.utils.conv_utils\n"
+        "from kutils.utils.np_utils import to_categorical\n"
+        "import kutils\n"
+        "kutils.utils.conv_utils.normalize_padding('SAME'); to_categorical([1, 0])\n" + HEAVY_MODULES
+    )
+    assert run_fresh(code) == []
