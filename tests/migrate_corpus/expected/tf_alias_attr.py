@@ -1,0 +1,7 @@
+# corpus: runnable
+import tensorflow as tf
+import kutils
+
+y = kutils.to_categorical([1, 2], num_classes=3)
+assert str(y.dtype) == "float32"
+dense = tf.keras.layers.Dense(3)

@@ -1,0 +1,5 @@
+# corpus: runnable
+from keras.utils import *
+
+assert to_categorical([0, 1]).shape == (2, 2)
+assert multi_gpu_model is not None
