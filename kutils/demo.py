@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+__all__ = ["list_steps", "register", "run_tour"]
+
 Say = Callable[[str], None]
 
 
@@ -55,25 +57,26 @@ def _tour_progbar(workdir: Path, say: Say) -> None:
 
 def _tour_custom_objects(workdir: Path, say: Say) -> None:
     from kutils import CustomObjectScope, get_custom_objects
-    from kutils._keras import import_keras
+    from kutils._keras import import_keras, import_tensorflow
 
     keras = import_keras("the custom_objects tour")
+    tf = import_tensorflow("the custom_objects tour")  # tf ops run on both Keras lines (TF backend)
     regularizer_base: Any = keras.regularizers.Regularizer
 
-    class MyObject(regularizer_base):
+    class MyObject(regularizer_base):  # type: ignore[misc]  # the active Keras line's Regularizer
         """An L1 penalty with a configurable scale."""
 
         def __init__(self, scale: float = 0.01) -> None:
             self.scale = scale
 
         def __call__(self, x: Any) -> Any:
-            return self.scale * keras.ops.sum(keras.ops.abs(x))
+            return self.scale * tf.reduce_sum(tf.abs(x))
 
         def get_config(self) -> dict[str, float]:
             return {"scale": self.scale}
 
     def doubled_relu(x: Any) -> Any:
-        return keras.ops.relu(x) * 2.0
+        return tf.nn.relu(x) * 2.0
 
     names = {"MyObject": MyObject, "doubled_relu": doubled_relu}
     x = np.arange(6, dtype="float32").reshape(2, 3) / 10
@@ -99,7 +102,7 @@ def _tour_custom_objects(workdir: Path, say: Say) -> None:
     try:
         keras.models.load_model(path)
     except (TypeError, ValueError) as error:
-        say(f"loading outside the scope fails as in plain Keras 3: {type(error).__name__}")
+        say(f"loading outside the scope fails as in plain Keras: {type(error).__name__}")
     else:
         say("loading outside the scope worked too: Keras found the classes without the names")
 
@@ -111,7 +114,7 @@ def _tour_get_file(workdir: Path, say: Say) -> None:
     import tarfile
 
     from kutils import get_file
-    from kutils.download import HashMismatchError
+    from kutils.errors import HashMismatchError
 
     source = workdir / "source"
     (source / "dataset").mkdir(parents=True)
@@ -238,7 +241,7 @@ def _tour_hdf5(workdir: Path, say: Say) -> None:
 _STEPS: list[tuple[str, str, Callable[[Path, Say], None]]] = [
     ("array_ops", "to_categorical and normalize", _tour_array_ops),
     ("progbar", "the Keras 2.2.4 progress bar", _tour_progbar),
-    ("custom_objects", "custom names in a Keras 3 model, saved and loaded", _tour_custom_objects),
+    ("custom_objects", "custom names in a Keras model, saved and loaded", _tour_custom_objects),
     ("get_file", "download with a sha256 hash from a file:// origin, extract, cache hit", _tour_get_file),
     ("summary", "print_summary and plot_model on a functional model", _tour_summary),
     ("multi_gpu", "multi_gpu_model on 2 logical CPUs: fit, shared weights", _tour_multi_gpu),
@@ -290,3 +293,34 @@ def run_tour(only: Sequence[str] | None = None, out: TextIO | None = None) -> in
         print(f"   ({time.perf_counter() - started:.2f} s)", file=stream, flush=True)
     print(f"kutils demo: {'all steps ran' if not failures else f'{failures} step(s) failed'}", file=stream)
     return 1 if failures else 0
+
+
+def register(commands: Any) -> None:
+    """Adds `kutils demo` to the command line's sub-commands.
+
+    Args:
+        commands: The `argparse` sub-parsers action of the `kutils` parser.
+    """
+    demo = commands.add_parser(
+        "demo",
+        help="a short tour that runs every utility on small real data",
+        description="A short tour that runs every kutils utility on small real data.",
+        epilog="Example: kutils demo --only array_ops --only progbar",
+    )
+    demo.add_argument(
+        "--only",
+        metavar="STEP",
+        action="append",
+        choices=[name for name, _, _ in _STEPS],
+        help="run only this tour step (repeatable); see --list",
+    )
+    demo.add_argument("--list", action="store_true", help="list the tour steps and exit")
+    demo.set_defaults(handler=_run_demo_command)
+
+
+def _run_demo_command(args: Any) -> int:
+    if args.list:
+        for name, summary in list_steps():
+            print(f"{name:16} {summary}")
+        return 0
+    return run_tour(only=args.only, out=sys.stdout)

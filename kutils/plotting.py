@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _introspect
-from ._introspect import ModelNotBuiltError
+from .errors import GraphvizNotFoundError, ModelNotBuiltError, PydotNotFoundError, UnsupportedPlotFormatError
 
 __all__ = [
     "GraphvizNotFoundError",
@@ -28,7 +28,9 @@ __all__ = [
     "PydotNotFoundError",
     "UnsupportedPlotFormatError",
     "model_to_dot",
+    "node_label",
     "plot_model",
+    "write_graph",
 ]
 
 _RANKDIRS = ("TB", "LR", "BT", "RL")
@@ -41,18 +43,6 @@ _GRAPHVIZ_INSTALL = (
     "make sure `dot` is on PATH. Note: `pip install graphviz` only installs a Python wrapper. To get "
     "the graph without Graphviz, plot to a '.dot' or '.gv' file."
 )
-
-
-class PydotNotFoundError(ImportError):
-    """The `pydot` Python package, needed to build model graphs, cannot be imported."""
-
-
-class GraphvizNotFoundError(OSError):
-    """The Graphviz `dot` program, needed to render images, is not on PATH."""
-
-
-class UnsupportedPlotFormatError(ValueError):
-    """The `to_file` extension names no output format that Graphviz can write."""
 
 
 def model_to_dot(
@@ -149,17 +139,55 @@ def plot_model(
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     >>> plot_model(model, to_file="model.dot")  # no Graphviz needed for .dot
     """
-    pydot = _import_pydot("plot_model")
+    path, extension = _output_format(_import_pydot("plot_model"), to_file)
+    dot = model_to_dot(model, show_shapes, show_layer_names, rankdir, expand_nested, dpi)
+    _write(dot, path, extension)
+    return _notebook_image(path, extension)
+
+
+def write_graph(dot: Any, to_file: str | os.PathLike[str]) -> str:
+    """Writes a pydot graph to a file, in the format its extension names, as `plot_model` does.
+
+    Args:
+        dot: A `pydot.Dot` (from `model_to_dot` or built by other means).
+        to_file: Where to write; `.dot`/`.gv` get the DOT text, other
+            extensions are rendered by Graphviz (`png` if there is none).
+
+    Returns:
+        The format written (the extension, e.g. `'png'`).
+
+    Raises:
+        PydotNotFoundError: (an `ImportError`) if `pydot` is not installed.
+        GraphvizNotFoundError: (an `OSError`) if the format needs Graphviz
+            and its `dot` program is not on PATH.
+        UnsupportedPlotFormatError: (a `ValueError`) for an extension that
+            names no Graphviz output format.
+
+    Example:
+
+    ```python
+    write_graph(model_to_dot(model, show_shapes=True), "model.svg")
+    ```
+    """
+    path, extension = _output_format(_import_pydot("write_graph"), to_file)
+    _write(dot, path, extension)
+    return extension
+
+
+def _output_format(pydot: ModuleType, to_file: str | os.PathLike[str]) -> tuple[str, str]:
+    """The path and format of `to_file`, checked before any drawing (fail early, write nothing)."""
     path = os.fspath(to_file)
     extension = Path(path).suffix[1:].lower() or "png"
     if extension not in _TEXT_FORMATS:
         _check_format(pydot, path, extension, _require_graphviz(path, extension))
-    dot = model_to_dot(model, show_shapes, show_layer_names, rankdir, expand_nested, dpi)
+    return path, extension
+
+
+def _write(dot: Any, path: str, extension: str) -> None:
     if extension in _TEXT_FORMATS:
         Path(path).write_text(dot.to_string(), encoding="utf-8")
     else:
         Path(path).write_bytes(dot.create(format=extension))
-    return _notebook_image(path, extension)
 
 
 def _import_pydot(feature: str) -> ModuleType:
@@ -297,12 +325,39 @@ class _GraphDrawer:
         if _introspect.is_wrapper(layer) and not (self._expand and _introspect.is_graph_model(layer.layer)):
             name = f"{name}({layer.layer.name})"
             class_name = f"{class_name}({type(layer.layer).__name__})"
-        label = _escape(f"{name}: {class_name}" if self._show_names else class_name)
+        shapes = None
         if self._show_shapes:
-            inputs = _shape_text(_introspect.input_shape(layer))
-            outputs = _shape_text(_introspect.output_shape(layer))
-            label = f"{label}\n|{{input:|output:}}|{{{{{inputs}}}|{{{outputs}}}}}"
+            shapes = (
+                _shape_text(_introspect.input_shape(layer)),
+                _shape_text(_introspect.output_shape(layer)),
+            )
+        label = node_label(name, class_name, show_layer_names=self._show_names, shapes=shapes)
         return self._pydot.Node(str(id(layer)), label=label)
+
+
+def node_label(
+    name: str, class_name: str, *, show_layer_names: bool = True, shapes: tuple[str, str] | None = None
+) -> str:
+    """The Graphviz record label of one layer, as `model_to_dot` draws it.
+
+    Args:
+        name: The layer name.
+        class_name: The layer class name.
+        show_layer_names: `name: ClassName` (True) or `ClassName` alone.
+        shapes: `(input shape text, output shape text)` to show, or None.
+
+    Returns:
+        The label text, with record specials in names escaped.
+
+    Example:
+
+    >>> node_label("d", "Dense", shapes=("(None, 4)", "(None, 2)"))
+    'd: Dense\\n|{input:|output:}|{{(None, 4)}|{(None, 2)}}'
+    """
+    label = _escape(f"{name}: {class_name}" if show_layer_names else class_name)
+    if shapes is not None:
+        label = f"{label}\n|{{input:|output:}}|{{{{{shapes[0]}}}|{{{shapes[1]}}}}}"
+    return label
 
 
 def _shape_text(shape: Any) -> str:

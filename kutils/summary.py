@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _introspect
-from ._introspect import ModelNotBuiltError
+from .errors import ModelNotBuiltError, SummaryPositionsError
 
 __all__ = [
     "ModelNotBuiltError",
@@ -32,10 +32,6 @@ __all__ = [
 _SEQUENTIAL_LAYOUT = (65, (0.45, 0.85, 1.0), ("Layer (type)", "Output Shape", "Param #"))
 _GRAPH_LAYOUT = (98, (0.33, 0.55, 0.67, 1.0), ("Layer (type)", "Output Shape", "Param #", "Connected to"))
 _NESTED_PREFIX = "| "
-
-
-class SummaryPositionsError(ValueError, IndexError):
-    """`positions` does not give one column end per summary column (2.2.4 raised IndexError)."""
 
 
 @dataclass(frozen=True)
@@ -167,21 +163,74 @@ def print_summary(
     """
     _introspect.ensure_built(model, "print_summary")
     sequential_like = _introspect.is_sequential_like(model)
+    return summary_from_rows(
+        str(getattr(model, "name", type(model).__name__)),
+        _collect_rows(model, sequential_like, expand_nested),
+        trainable_params=count_params(model.trainable_weights),
+        non_trainable_params=count_params(model.non_trainable_weights),
+        param_bytes=_bytes_by_dtype(list(model.trainable_weights) + list(model.non_trainable_weights)),
+        sequential_like=sequential_like,
+        line_length=line_length,
+        positions=positions,
+        print_fn=print_fn,
+    )
+
+
+def summary_from_rows(
+    model_name: str,
+    rows: Sequence[SummaryRow],
+    *,
+    trainable_params: int,
+    non_trainable_params: int,
+    param_bytes: dict[str, int],
+    sequential_like: bool,
+    line_length: int | None = None,
+    positions: Sequence[float] | None = None,
+    print_fn: Callable[[str], Any] | None = None,
+) -> ModelSummary:
+    """Lays rows out as the Keras 2.2.4 summary table and prints it; `print_summary` without a model.
+
+    Used for models described by other means than a live Keras model, e.g.
+    `kutils summary` on a file that today's Keras cannot load.
+
+    Args:
+        model_name: The model's name.
+        rows: One `SummaryRow` per layer, in order.
+        trainable_params: The footer's trainable parameter count.
+        non_trainable_params: The footer's non-trainable parameter count.
+        param_bytes: Bytes of weights per dtype name.
+        sequential_like: Three columns (True) or four with `Connected to`.
+        line_length: As in `print_summary`.
+        positions: As in `print_summary`.
+        print_fn: As in `print_summary`.
+
+    Returns:
+        The `ModelSummary`.
+
+    Raises:
+        SummaryPositionsError: As in `print_summary`.
+        ValueError: If `line_length` is not a positive integer.
+
+    Example:
+
+    >>> row = SummaryRow(name="d", class_name="Dense", output_shape="(None, 3)", param_count=15)
+    >>> summary = summary_from_rows(
+    ...     "m", [row], trainable_params=15, non_trainable_params=0, param_bytes={},
+    ...     sequential_like=True, print_fn=lambda line: None)
+    >>> summary.lines[3]
+    'd (Dense)                    (None, 3)                 15       '
+    """
     default_length, default_positions, header = _SEQUENTIAL_LAYOUT if sequential_like else _GRAPH_LAYOUT
     length = _check_line_length(default_length if line_length is None else line_length)
     columns = _column_ends(positions or default_positions, length, len(header))
-
-    rows = _collect_rows(model, sequential_like, expand_nested)
-    trainable = count_params(model.trainable_weights)
-    non_trainable = count_params(model.non_trainable_weights)
-    lines = _render(header, rows, columns, length, trainable, non_trainable, sequential_like)
+    lines = _render(header, rows, columns, length, trainable_params, non_trainable_params, sequential_like)
     summary = ModelSummary(
-        model_name=str(getattr(model, "name", type(model).__name__)),
+        model_name=model_name,
         rows=tuple(rows),
-        total_params=trainable + non_trainable,
-        trainable_params=trainable,
-        non_trainable_params=non_trainable,
-        param_bytes=_bytes_by_dtype(list(model.trainable_weights) + list(model.non_trainable_weights)),
+        total_params=trainable_params + non_trainable_params,
+        trainable_params=trainable_params,
+        non_trainable_params=non_trainable_params,
+        param_bytes=dict(param_bytes),
         lines=tuple(lines),
     )
     emit = print if print_fn is None else print_fn

@@ -80,7 +80,7 @@ def test_missing_command_is_a_usage_error():
     """`kutils` without a command exits with status 2 and says a command is required."""
     result = run_command(str(CONSOLE_SCRIPT))
     assert result.returncode == 2
-    assert "required: command" in result.stderr
+    assert "the following arguments are required: COMMAND" in result.stderr
 
 
 def test_version_names_the_installed_version():

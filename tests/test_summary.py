@@ -19,6 +19,7 @@ import pytest
 import kutils
 from kutils import layer_utils
 from kutils._introspect import ModelNotBuiltError
+from kutils._keras import import_tensorflow
 from kutils.summary import ModelSummary, SummaryPositionsError, count_params, print_summary
 
 GOLDEN_CASES = [
@@ -161,15 +162,19 @@ def test_unbuilt_sublayer_shows_unbuilt():
 
 
 def test_bare_keras_op_is_a_row_with_one_line_per_connection():
-    """A keras.ops call in a functional model is listed, with one row per further input."""
+    """A bare op in a functional model (keras.ops.add; tf.add on tf_keras) is a row, one line per input."""
     keras = models.keras_module()
     x = keras.Input((4,), name="x")
     h = keras.layers.Dense(4, name="d")(x)
-    model = keras.Model(x, keras.ops.add(h, h), name="with_op")
+    if keras.__name__ == "tf_keras":  # tf_keras has no keras.ops: a TF op becomes a TFOpLambda layer
+        added, class_name = import_tensorflow().add(h, h), "TFOpLambda"
+    else:
+        added, class_name = keras.ops.add(h, h), "Add"
+    model = keras.Model(x, added, name="with_op")
     summary, lines = _capture(model)
     add_row = summary.rows[-1]
-    assert (add_row.class_name, add_row.connections) == ("Add", ("d[0][0]", "d[0][0]"))
-    first = lines.index(next(line for line in lines if line.startswith(f"{add_row.name} (Add)")))
+    assert (add_row.class_name, add_row.connections) == (class_name, ("d[0][0]", "d[0][0]"))
+    first = lines.index(next(line for line in lines if line.startswith(f"{add_row.name} ({class_name})")))
     assert lines[first + 1] == " " * 65 + "d[0][0]".ljust(33)
 
 
@@ -261,7 +266,8 @@ def test_summary_object_to_dict_round_trips():
 def test_count_params_counts_each_variable_once():
     """count_params sums the sizes of distinct variables and arrays; a repeated one counts once."""
     keras = models.keras_module()
-    kernel = keras.Variable(np.zeros((3, 4)))
+    make_variable = keras.backend.variable if keras.__name__ == "tf_keras" else keras.Variable
+    kernel = make_variable(np.zeros((3, 4)))
     bias = np.zeros(4)
     assert count_params([kernel, bias, kernel]) == 16
     assert count_params([]) == 0
