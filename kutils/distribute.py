@@ -1,356 +1,75 @@
 """`distributed_fit`: train a compiled Keras 3 model under any `tf.distribute` strategy.
 
 Keras 3 `model.fit` fails under `MultiWorkerMirroredStrategy` on TF 2.21
-(keras-team/keras#20585: "Attempt to convert a value (PerReplica...) to a
-Tensor"). `distributed_fit` runs the model's own loss, optimizer and metrics in
-a custom loop around `strategy.run`, which works under every strategy:
+(https://github.com/keras-team/keras/issues/20585: "Attempt to convert a value
+(PerReplica...) to a Tensor"). `distributed_fit` runs the model's own loss,
+optimizer and metrics in a custom loop around `strategy.run`, which works
+under every strategy:
 
-- every worker builds the same global batches (same data, same shuffling seed,
-  agreed on at start), and each replica takes its share of every batch;
+- every worker plans the same global batches (same data, same shuffling seed,
+  agreed on at start) and reads only its replicas' share of each
+  (`_dist_input`), ahead of training in background threads;
 - each replica's loss is scaled by the *global* batch size, so the summed
-  gradients equal those of one device seeing the whole batch;
-- a collective that fails because a peer died or hung becomes a
-  `WorkerFailureError` instead of a hang.
+  gradients equal those of one device seeing the whole batch (`_dist_steps`);
+- with `backup_dir=`, the run is backed up and resumes after a worker dies or
+  is preempted (`_dist_backup`); a collective that fails because a peer died
+  or hung becomes a `WorkerFailureError` instead of a hang.
 
 This module needs TensorFlow and Keras for everything, so it imports them at
 the top; `kutils` only imports it on first use of `distributed_fit`.
+
+The checks of its arguments and the plan for each input kind are in
+`_dist_args`; this module holds the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
+from ._dist_args import (
+    cap_steps,
+    check_infinite,
+    check_save_freq,
+    optional_positive_int,
+    plans,
+    positive_int,
+    validates_after,
+    validation_epochs,
+    validation_plan,
+)
+from ._dist_backup import Backups, Position, PreemptionWatch
+from ._dist_input import BatchPlan, Finisher, Plan, Step, StreamPlan, epoch_steps, layout_of
+from ._dist_steps import (
+    PEER_FAILURES,
+    ReplicaSteps,
+    StepResult,
+    agree_between_workers,
+    describe_peer_failure,
+    random_seed,
+)
+from ._keras import KERAS3, TF_KERAS, import_keras, import_tensorflow, line_of
+from .errors import WorkerFailureError
 
-from ._keras import import_keras, import_tensorflow
-
-keras = import_keras("distributed_fit")
+keras = import_keras("distributed_fit", line=KERAS3)
 tf = import_tensorflow("distributed_fit")
 
 __all__ = ["WorkerFailureError", "distributed_fit"]
-
-# Errors a collective raises when a peer dies (UnavailableError: heartbeats stopped, connection
-# reset), hangs past the strategy's CommunicationOptions timeout (DeadlineExceededError), or when
-# TensorFlow aborts the pending collectives after such a failure (CancelledError, AbortedError).
-_PEER_FAILURES = (
-    tf.errors.UnavailableError,
-    tf.errors.DeadlineExceededError,
-    tf.errors.CancelledError,
-    tf.errors.AbortedError,
-)
-
-Batch = tuple[Any, Any, Any]  # (x, y, sample_weight) of one global batch, as numpy structures
-
-
-class WorkerFailureError(RuntimeError):
-    """A collective operation failed: a peer worker died, hung or lost its connection."""
-
-
-# ----------------------------------------------------------------------------- batch sources
-
-
-def _is_batch_sequence(data: Any) -> bool:
-    """A Keras `PyDataset`/`Sequence` (kutils' included) or a Keras-2-style object indexed by batch."""
-    if isinstance(data, keras.utils.PyDataset):
-        return True
-    return hasattr(data, "__getitem__") and hasattr(data, "__len__") and hasattr(data, "on_epoch_end")
-
-
-def _as_array_like(value: Any, argument: str) -> Any:
-    if isinstance(value, list):
-        return np.asarray(value)
-    if not (hasattr(value, "__getitem__") and hasattr(value, "__len__")):
-        raise TypeError(
-            f"distributed_fit: `{argument}` must hold numpy arrays or array-likes (with __len__ and "
-            f"__getitem__, e.g. HDF5Matrix); got {type(value).__name__}: {value!r:.80}"
-        )
-    return value
-
-
-def _structure_of_arrays(data: Any, argument: str) -> Any:
-    if isinstance(data, dict):
-        return {key: _as_array_like(value, argument) for key, value in data.items()}
-    if isinstance(data, tuple | list) and data and not np.isscalar(data[0]):
-        return [_as_array_like(value, argument) for value in data]
-    return _as_array_like(data, argument)
-
-
-def _take_rows(array: Any, rows: np.ndarray) -> np.ndarray:
-    """Rows of an array-like in the given order; reads in increasing order (what h5py needs)."""
-    if isinstance(array, np.ndarray):
-        return array[rows]
-    if rows.size and np.all(np.diff(rows) == 1):
-        return np.asarray(array[int(rows[0]) : int(rows[-1]) + 1])
-    order = np.argsort(rows)
-    block = np.asarray(array[rows[order]]) if rows.size else np.asarray(array[0:0])
-    restored = np.empty_like(block)
-    restored[order] = block
-    return restored
-
-
-class _ArraySource:
-    """Global batches cut from array-likes, shuffled per epoch from a seed every worker shares."""
-
-    def __init__(self, x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool) -> None:
-        self.x = _structure_of_arrays(x, "x")
-        self.y = _structure_of_arrays(y, "y")
-        self.sample_weight = (
-            None if sample_weight is None else _structure_of_arrays(sample_weight, "sample_weight")
-        )
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        lengths = {
-            len(leaf)
-            for part in (self.x, self.y, self.sample_weight)
-            if part is not None
-            for leaf in tf.nest.flatten(part)
-        }
-        if len(lengths) != 1:
-            raise ValueError(
-                "distributed_fit: x, y and sample_weight must have the same number of rows; "
-                f"got {sorted(lengths)}"
-            )
-        self.num_samples = lengths.pop()
-
-    def num_batches(self) -> int | None:
-        return -(-self.num_samples // self.batch_size)
-
-    def batches(self, epoch: int, seed: int) -> Iterator[Batch]:
-        if self.shuffle:
-            order = np.random.default_rng([seed, epoch]).permutation(self.num_samples)
-        else:
-            order = np.arange(self.num_samples)
-        for start in range(0, self.num_samples, self.batch_size):
-            rows = order[start : start + self.batch_size]
-            yield tuple(  # type: ignore[misc]
-                None if part is None else tf.nest.map_structure(lambda a, r=rows: _take_rows(a, r), part)
-                for part in (self.x, self.y, self.sample_weight)
-            )
-
-    def end_epoch(self) -> None:
-        """Array sources keep no per-epoch state."""
-
-
-def _unpack(batch: Any, source: str) -> Batch:
-    if isinstance(batch, tuple | list) and len(batch) in (2, 3):
-        return batch[0], batch[1], batch[2] if len(batch) == 3 else None
-    raise ValueError(
-        f"distributed_fit: each batch of {source} must be a tuple (x, y) or (x, y, sample_weight); "
-        f"got {type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else 'n/a'}"
-    )
-
-
-def _to_numpy(structure: Any) -> Any:
-    return None if structure is None else tf.nest.map_structure(np.asarray, structure)
-
-
-class _SequenceSource:
-    """Global batches from a batch-indexed Sequence; `shuffle` shuffles the batch order (Keras 2)."""
-
-    def __init__(self, sequence: Any, shuffle: bool) -> None:
-        self.sequence = sequence
-        self.shuffle = shuffle
-
-    def num_batches(self) -> int | None:
-        return len(self.sequence)
-
-    def batches(self, epoch: int, seed: int) -> Iterator[Batch]:
-        count = len(self.sequence)
-        order = np.random.default_rng([seed, epoch]).permutation(count) if self.shuffle else range(count)
-        for index in order:
-            x, y, weights = _unpack(self.sequence[int(index)], type(self.sequence).__name__)
-            yield _to_numpy(x), _to_numpy(y), _to_numpy(weights)
-
-    def end_epoch(self) -> None:
-        self.sequence.on_epoch_end()
-
-
-class _DatasetSource:
-    """Global batches from a finite `tf.data.Dataset`, which must yield the same batches on every worker."""
-
-    def __init__(self, dataset: Any) -> None:
-        self.dataset = dataset
-
-    def num_batches(self) -> int | None:
-        cardinality = int(self.dataset.cardinality())
-        if cardinality == tf.data.INFINITE_CARDINALITY:
-            raise ValueError(
-                "distributed_fit: the tf.data dataset is infinite; give a finite dataset (drop .repeat())"
-            )
-        return cardinality if cardinality >= 0 else None
-
-    def batches(self, epoch: int, seed: int) -> Iterator[Batch]:
-        for batch in self.dataset:
-            x, y, weights = _unpack(batch, "the dataset")
-            yield _to_numpy(x), _to_numpy(y), _to_numpy(weights)
-
-    def end_epoch(self) -> None:
-        """Datasets restart by being iterated again."""
-
-
-_Source = _ArraySource | _SequenceSource | _DatasetSource
-
-
-def _make_source(x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool) -> _Source:
-    batched = isinstance(x, tf.data.Dataset) or _is_batch_sequence(x)
-    if batched and (y is not None or sample_weight is not None):
-        raise ValueError(
-            f"distributed_fit: `y` and `sample_weight` must be None when x is a {type(x).__name__} "
-            "(it yields (x, y[, sample_weight]) batches itself)"
-        )
-    if isinstance(x, tf.data.Dataset):
-        return _DatasetSource(x)
-    if batched:
-        return _SequenceSource(x, shuffle)
-    if x is None or y is None:
-        raise ValueError(
-            f"distributed_fit: give both x and y arrays (or a dataset / Sequence as x); got y={y!r}"
-        )
-    return _ArraySource(x, y, sample_weight, batch_size, shuffle)
-
-
-# ----------------------------------------------------------------------------- replica steps
-
-
-def _cast_floats(structure: Any) -> Any:
-    """Float arrays in Keras' float type (what `model.fit` feeds), other arrays unchanged."""
-
-    def cast(array: np.ndarray) -> np.ndarray:
-        return array.astype(keras.backend.floatx()) if array.dtype.kind == "f" else array
-
-    return None if structure is None else tf.nest.map_structure(cast, structure)
-
-
-def _shard(structure: Any, replica: int, replicas: int) -> Any:
-    """Replica `replica`'s contiguous share of every leaf (np.array_split sizes), as tensors."""
-    return tf.nest.map_structure(
-        lambda array: tf.constant(np.array_split(array, replicas)[replica]), _cast_floats(structure)
-    )
-
-
-def _distribute(strategy: Any, batch: Batch) -> tuple[Any, ...]:
-    def per_replica(context: Any) -> tuple[Any, ...]:
-        replica, replicas = context.replica_id_in_sync_group, context.num_replicas_in_sync
-        return tuple(_shard(part, replica, replicas) for part in batch if part is not None)
-
-    return strategy.experimental_distribute_values_from_function(per_replica)
-
-
-def _local_rows(x: Any) -> Any:
-    return tf.shape(tf.nest.flatten(x)[0])[0]
-
-
-class _Steps:
-    """The compiled train and test steps of `model` under `strategy`."""
-
-    def __init__(self, model: Any, strategy: Any) -> None:
-        self.model = model
-        self.strategy = strategy
-        self.train = tf.function(self._train, reduce_retracing=True)
-        self.test = tf.function(self._test, reduce_retracing=True)
-
-    def _scaled_loss(
-        self, x: Any, y: Any, y_pred: Any, weights: Any, global_rows: Any, training: bool
-    ) -> Any:
-        """The replica's share of the global-batch mean loss.
-
-        Keras reduces the compiled loss to the local mean divided by the number
-        of replicas; multiplying back by replicas * local_rows / global_rows
-        makes the per-replica values sum to the mean over the global batch,
-        also when replicas get unequal shares (the last batch).
-        """
-        loss = self.model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=weights, training=training)
-        share = tf.cast(_local_rows(x) * self.strategy.num_replicas_in_sync, loss.dtype)
-        return loss * share / tf.cast(global_rows, loss.dtype)
-
-    def _replica_train(self, data: tuple[Any, ...], global_rows: Any) -> Any:
-        x, y, weights = (*data, None) if len(data) == 2 else data
-        model = self.model
-        with tf.GradientTape() as tape:
-            y_pred = model(x, training=True)
-            loss = self._scaled_loss(x, y, y_pred, weights, global_rows, training=True)
-            scaled_for_optimizer = model.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_for_optimizer, model.trainable_variables)
-        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        model.compute_metrics(x, y, y_pred, sample_weight=weights)
-        return loss
-
-    def _replica_test(self, data: tuple[Any, ...], global_rows: Any) -> Any:
-        x, y, weights = (*data, None) if len(data) == 2 else data
-        y_pred = self.model(x, training=False)
-        loss = self._scaled_loss(x, y, y_pred, weights, global_rows, training=False)
-        self.model.compute_metrics(x, y, y_pred, sample_weight=weights)
-        return loss
-
-    def _reduced(self, per_replica_loss: Any) -> tuple[Any, dict[str, Any]]:
-        loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)
-        return loss, _metric_results(self.model)
-
-    def _train(self, data: Any, global_rows: Any) -> tuple[Any, dict[str, Any]]:
-        return self._reduced(self.strategy.run(self._replica_train, args=(data, global_rows)))
-
-    def _test(self, data: Any, global_rows: Any) -> tuple[Any, dict[str, Any]]:
-        return self._reduced(self.strategy.run(self._replica_test, args=(data, global_rows)))
-
-
-def _metric_results(model: Any) -> dict[str, Any]:
-    """Compiled metrics read across all replicas and workers; 'loss' is tracked by the loop itself."""
-    return {name: value for name, value in model.get_metrics_result().items() if name != "loss"}
 
 
 # ----------------------------------------------------------------------------- the loop
 
 
-def _agree_between_workers(strategy: Any, seed: int | None, num_batches: int | None) -> tuple[int, int]:
-    """All workers adopt replica 0's seed; returns (seed, batches per epoch) after checking all agree.
-
-    One SUM all-reduce: replica 0 sends its seed, every replica sends n and n**2
-    (n = its batches per epoch); all n are equal exactly when sum(n)**2 == R * sum(n**2).
-    """
-    own_seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else int(seed)
-    batches = -1 if num_batches is None else num_batches
-
-    def contribution() -> Any:
-        first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
-        chosen_seed = tf.where(first, tf.constant(own_seed, tf.int64), tf.constant(0, tf.int64))
-        return tf.stack([chosen_seed, tf.constant(batches, tf.int64), tf.constant(batches**2, tf.int64)])
-
-    replicas = strategy.num_replicas_in_sync
-    contributions = tf.function(lambda: strategy.run(contribution))()
-    agreed = strategy.reduce(tf.distribute.ReduceOp.SUM, contributions, axis=None).numpy()
-    agreed_seed, total, total_squares = (int(value) for value in agreed)
-    if total**2 != replicas * total_squares:
-        raise ValueError(
-            "distributed_fit: the workers see different numbers of batches per epoch (this worker: "
-            f"{num_batches}, average: {total / replicas:g}); every worker must get the same data"
-        )
-    return agreed_seed, batches
-
-
-_CAUSE_HINTS = ("aborted", "unhealthy", "timed out", "reset by peer", "socket closed", "failed to connect")
-
-
-def _cause(error: Exception) -> str:
-    """The line of a TensorFlow error that names the cause (its first line is often just a header)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return next(
-        (line for line in lines if any(h in line.lower() for h in _CAUSE_HINTS)), lines[0] if lines else ""
-    )
-
-
-def _peer_failure(error: Exception, where: str) -> WorkerFailureError:
-    summary = _cause(error)
-    return WorkerFailureError(
-        f"distributed_fit: a collective operation failed during {where} ({type(error).__name__}: "
-        f"{summary}). A peer worker probably died, hung or lost its network connection, and training "
-        "cannot continue without it. Restart all workers (from your last checkpoint). To bound the wait "
-        "for a peer that hangs rather than dies, create the strategy with communication_options="
-        "tf.distribute.experimental.CommunicationOptions(timeout_seconds=...)."
-    )
-
-
 def _check_model(model: Any, strategy: Any) -> None:
+    if line_of(model) == TF_KERAS:
+        raise TypeError(
+            f"distributed_fit: `model` {model.name!r} is a tf_keras model; distributed_fit trains Keras 3 "
+            "models. tf_keras' own model.fit runs under tf.distribute: build and compile the model inside "
+            "`with strategy.scope():`, then call model.fit(...), passing workers=/use_multiprocessing= for "
+            "a kutils.Sequence (see docs/migrating_to_tf_distribute.md)."
+        )
     if not isinstance(model, keras.Model):
         raise TypeError(f"distributed_fit: `model` must be a Keras 3 keras.Model; got {type(model).__name__}")
     if not model.compiled or model.optimizer is None:
@@ -366,26 +85,76 @@ def _check_model(model: Any, strategy: Any) -> None:
         )
 
 
-def _run_epoch(
-    steps: _Steps,
-    step: Callable[[Any, Any], tuple[Any, dict[str, Any]]],
-    batches: Iterator[Batch],
-    before_batch: Callable[[int], None] = lambda index: None,
-    after_batch: Callable[[int, dict[str, float]], None] = lambda index, logs: None,
-) -> dict[str, float]:
-    """Runs `step` over the batches; logs hold the running row-weighted mean loss and the metrics."""
-    steps.model.reset_metrics()
-    total_loss, total_rows = 0.0, 0
-    logs: dict[str, float] = {}
-    for index, batch in enumerate(batches):
-        rows = len(tf.nest.flatten(batch[0])[0])
-        before_batch(index)
-        loss, metrics = step(_distribute(steps.strategy, batch), tf.constant(rows))
-        total_loss += float(loss) * rows
-        total_rows += rows
-        logs = {"loss": total_loss / total_rows, **{name: float(value) for name, value in metrics.items()}}
-        after_batch(index, logs)
-    return logs
+class _Run:
+    """One `distributed_fit` call's loop state: the steps, callbacks, backups and progress."""
+
+    def __init__(
+        self,
+        steps: ReplicaSteps,
+        callbacks: Any,
+        backups: Backups | None,
+        save_every: int | None,
+        preemption: PreemptionWatch,
+        verbose: int,
+    ) -> None:
+        self.steps = steps
+        self.callbacks = callbacks
+        self.backups = backups
+        self.save_every = save_every
+        self.preemption = preemption
+        self.verbose = verbose
+        self.preempted = False
+
+    def train_epoch(
+        self, batches: Iterator[Step], position: Position, target: int | None
+    ) -> dict[str, float]:
+        """Trains on `batches` from `position`, backing up as asked; stops early when preempted."""
+        from .progbar import Progbar
+
+        bar = Progbar(target, verbose=self.verbose)
+        logs: dict[str, float] = {}
+        for step in batches:
+            self.callbacks.on_train_batch_begin(position.step)
+            logs = self._account(self.steps.train(step), position)
+            position.step += 1
+            position.steps_done += 1
+            self.callbacks.on_train_batch_end(position.step - 1, logs)
+            bar.stateful_metrics.update(logs)  # the logs are running means already
+            bar.update(position.step, list(logs.items()))
+            due = self.save_every is not None and position.steps_done % self.save_every == 0
+            if self.backups is not None and ((due and self.backups.writer) or self.preemption.requested):
+                self.backups.save(position)
+            if self.preemption.requested:
+                self.preempted = True
+                break
+        return logs
+
+    @staticmethod
+    def _account(result: StepResult, position: Position) -> dict[str, float]:
+        loss, rows, metrics = result
+        position.loss_total += float(loss) * int(rows)
+        position.rows_total += int(rows)
+        mean = position.loss_total / max(position.rows_total, 1)
+        return {"loss": mean, **{name: float(value) for name, value in metrics.items()}}
+
+    def evaluate(self, batches: Iterator[Step]) -> dict[str, float]:
+        self.steps.model.reset_metrics()
+        totals = Position(0, 0, 0, 0)
+        logs: dict[str, float] = {}
+        for step in batches:
+            logs = self._account(self.steps.test(step), totals)
+        return logs
+
+    def end_epoch(self, position: Position) -> None:
+        """Backs up at the epoch end (the writer, or a worker asked to stop), then obeys SIGTERM."""
+        if self.backups is not None and (self.backups.writer or self.preemption.requested):
+            self.backups.save(position)
+        if self.preemption.requested:
+            self.preempted = True
+
+    def stop_for_preemption(self) -> None:
+        self.preemption.exit()  # ends the process, unless the program handles SIGTERM itself
+        self.steps.model.stop_training = True
 
 
 def distributed_fit(
@@ -397,32 +166,47 @@ def distributed_fit(
     batch_size: int = 32,
     epochs: int = 1,
     verbose: int = 1,
-    sample_weight: Any = None,
-    shuffle: bool = True,
     callbacks: Sequence[Any] | None = None,
+    validation_split: float = 0.0,
     validation_data: Any = None,
+    shuffle: bool | str = True,
+    class_weight: Mapping[int, float] | None = None,
+    sample_weight: Any = None,
     initial_epoch: int = 0,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    validation_freq: int | Collection[int] = 1,
+    max_queue_size: int = 10,
+    workers: int | None = None,
+    use_multiprocessing: bool = False,
     seed: int | None = None,
+    backup_dir: str | os.PathLike[str] | None = None,
+    save_freq: int | str = "epoch",
 ) -> Any:
     """Trains a compiled Keras 3 model under a `tf.distribute` strategy, like `model.fit`.
 
     Works under `MirroredStrategy` (several devices of one machine),
     `MultiWorkerMirroredStrategy` (several machines, where Keras 3 `model.fit`
-    fails on TF 2.21, keras-team/keras#20585) and the default strategy. Uses
-    the model's compiled loss, optimizer and metrics.
+    fails on TF 2.21, https://github.com/keras-team/keras/issues/20585) and
+    the default strategy. Uses the model's compiled loss, optimizer and metrics.
 
-    Every worker must call it with the same data: each builds the same global
-    batches of `batch_size` rows (shuffled per epoch from a seed that replica
-    0 chooses and all workers adopt), and each replica trains on its share of
-    every batch. Each replica's loss is scaled by the global batch size, so the
-    result matches a single device trained on the same global batches.
+    Every worker must call it with the same data and arguments. All workers
+    plan the same global batches (shuffled per pass over the data from a seed
+    that replica 0 chooses and all adopt); each replica trains on its share of
+    every global batch, and each worker reads only its replicas' rows (arrays,
+    `ArraySequence`) or its own whole batches (a `Sequence`: at step `s`, worker
+    `r` of `N` takes batch `order[s * N + r]`, the global batch being the
+    union of the `N` batches). Each replica's loss is scaled by the global
+    batch size, so the result matches one device trained on the same global
+    batches. Batches are read ahead in background threads (`max_queue_size`
+    steps ahead, `workers` threads), overlapping the training steps.
 
     Args:
         model: A Keras 3 model built and compiled inside `strategy.scope()`.
         x: Input data: numpy arrays or array-likes (e.g. `HDF5Matrix`), or a
-            list/dict of them; or a finite `tf.data.Dataset` or a `Sequence`
-            (Keras `PyDataset`, `kutils.Sequence`, `kutils.ArraySequence`)
-            yielding `(x, y)` or `(x, y, sample_weight)` global batches.
+            list/dict of them; or a `tf.data.Dataset` or a `Sequence` (Keras
+            `PyDataset`, `kutils.Sequence`, `kutils.ArraySequence`) yielding
+            `(x, y)` or `(x, y, sample_weight)` batches.
         y: Targets, as `x` (arrays only; None with a dataset or Sequence).
         strategy: The `tf.distribute.Strategy`; None means the strategy the
             model was created under (`model.distribute_strategy`).
@@ -431,14 +215,41 @@ def distributed_fit(
         verbose: 0 silent, 1 progress bar, 2 one line per epoch (kutils
             `Progbar`, Keras 2.2.4 look). Use the same value on all workers
             or 0 on all but the chief; the output does not affect training.
-        sample_weight: Per-sample weights for array data.
-        shuffle: Shuffle the rows (arrays) or the batch order (Sequence)
-            every epoch. A tf.data dataset is used as it is.
         callbacks: Keras callbacks (e.g. `ModelCheckpoint`, `EarlyStopping`).
+        validation_split: Fraction of the array rows (the last ones, before
+            shuffling, as in Keras) held out for validation. Arrays only.
         validation_data: `(x_val, y_val)`, `(x_val, y_val, sample_weight)`,
-            a dataset or a Sequence, evaluated after each epoch (`val_` logs).
+            a dataset or a Sequence; overrides `validation_split`.
+        shuffle: Shuffle the rows (arrays: True, or 'batch' to shuffle the
+            order of whole batches, Keras 2's choice for HDF5 data) or the
+            batch order (a Sequence) every pass. A tf.data dataset is used as
+            it is; an `ArraySequence` keeps its own `shuffle` mode (its batch
+            order is shuffled when that is False and `shuffle` is True).
+        class_weight: Dict mapping class indices to weights, applied to the
+            targets of every input kind as Keras does (one-hot targets: their
+            argmax; others: their rounded value; unlisted classes: 1). Given
+            together with sample weights, the two multiply (as in tf.keras;
+            Keras 2.2.4 dropped class_weight then, Keras 3 refuses).
+        sample_weight: Per-sample weights for array data (a Sequence or a
+            dataset yields them as the third item of its batches).
         initial_epoch: Epoch at which to start (to resume a run).
-        seed: Keyword-only. Seed of the shuffling; None lets replica 0 choose.
+        steps_per_epoch: Steps per epoch; None means one pass over the data.
+            The data continue across epochs and wrap around (as in Keras 2
+            `fit_generator`); required for an infinite dataset.
+        validation_steps: Validation steps per validation (at most one pass).
+        validation_freq: Validate every n epochs (an int) or after the listed
+            1-based epochs (a collection).
+        max_queue_size: Steps read ahead of training (the bounded queue).
+        workers: Threads reading batches of a `Sequence` (default: its own
+            `workers`, else 1). Arrays and datasets are read by one thread.
+        use_multiprocessing: Must be False: batches are read in threads.
+        seed: Seed of the shuffling; None lets replica 0 choose.
+        backup_dir: Directory for backups of the run (model and optimizer
+            state, position); a new run with the same directory resumes from
+            the newest backup, and a SIGTERM saves one before the process ends.
+            Must be storage every worker sees. Removed after a complete run.
+        save_freq: 'epoch' (backups at epoch ends) or a number of steps
+            between backups (plus epoch ends).
 
     Returns:
         A `keras.callbacks.History`: `.history` maps `loss`, each metric and
@@ -450,8 +261,9 @@ def distributed_fit(
             connection; raised on the surviving workers instead of hanging.
         RuntimeError: If the model is not compiled.
         ValueError: If the model was built outside the strategy's scope, the
-            data are inconsistent, or workers see different numbers of batches.
-        TypeError: If `model` or the data have the wrong type.
+            data or arguments are inconsistent, or workers disagree on them.
+        TypeError: If `model` or the data have the wrong type, or `model` is
+            a tf_keras model (tf_keras' own `model.fit` runs under a strategy).
 
     Example:
 
@@ -460,65 +272,135 @@ def distributed_fit(
     with strategy.scope():
         model = build_model()
         model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
-    history = distributed_fit(model, x, y, strategy=strategy, batch_size=256, epochs=20)
+    history = distributed_fit(model, x, y, strategy=strategy, batch_size=256, epochs=20,
+                              validation_split=0.1, backup_dir="/shared/run1/backup")
     ```
     """
-    from .progbar import Progbar
-
     strategy = model.distribute_strategy if strategy is None and isinstance(model, keras.Model) else strategy
     _check_model(model, strategy)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    batch_size = positive_int(batch_size, "batch_size (the global batch)")
+    steps_per_epoch = optional_positive_int(steps_per_epoch, "steps_per_epoch")
+    validation_steps = optional_positive_int(validation_steps, "validation_steps")
+    validate_on = validation_epochs(validation_freq)
+    depth = positive_int(max_queue_size, "max_queue_size")
+    save_every = check_save_freq(save_freq)
+    if use_multiprocessing:
         raise ValueError(
-            f"distributed_fit: batch_size={batch_size!r} must be a positive int (the global batch)"
+            "distributed_fit: use_multiprocessing=True is not supported; batches are read ahead in "
+            "threads (workers=, max_queue_size=), which overlap the training steps"
         )
-    source = _make_source(x, y, sample_weight, batch_size, shuffle)
-    validation = None if validation_data is None else _validation_source(validation_data, batch_size)
-    seed, num_batches = _agree_between_workers(strategy, seed, source.num_batches())
+    if not 0.0 <= float(validation_split) < 1.0:
+        raise ValueError(f"distributed_fit: validation_split={validation_split!r} must be in [0, 1)")
+    if shuffle not in (True, False, "batch"):
+        raise ValueError(f"distributed_fit: shuffle={shuffle!r} must be True, False or 'batch'")
 
-    target = num_batches if num_batches >= 0 else None
-    steps = _Steps(model, strategy)
+    layout = layout_of(strategy)
+    train, validation = plans(
+        x,
+        y,
+        sample_weight,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        validation_split=float(validation_split),
+        layout=layout,
+        finish=Finisher(class_weight),
+    )
+    if validation_data is not None:
+        validation = validation_plan(validation_data, batch_size, layout)
+    check_infinite(train, steps_per_epoch, "steps_per_epoch", "training")
+    check_infinite(validation, validation_steps, "validation_steps", "validation")
+    threads = 1
+    if isinstance(train, BatchPlan):
+        threads = positive_int(workers if workers is not None else getattr(x, "workers", 1) or 1, "workers")
+    per_epoch = steps_per_epoch or train.batches_per_pass
+
+    backups = None if backup_dir is None else Backups(backup_dir, model, writer=layout.rank == 0)
+    stored = backups.read() if backups is not None else None
+    start = (
+        stored[0]
+        if stored is not None
+        else Position(initial_epoch, 0, 0, random_seed() if seed is None else seed)
+    )
+    start.seed = agree_between_workers(
+        strategy,
+        start.seed,
+        {
+            "the number of batches per epoch": -1 if per_epoch is None else per_epoch,
+            "the epoch to start or resume at": start.epoch,
+            "the step to resume at": start.step,
+        },
+    )
+    for plan in (train, validation):
+        if plan is not None and not isinstance(plan, StreamPlan):
+            plan.seed = start.seed
+
+    first = _first_step(train, start, per_epoch)
     with strategy.scope():  # Keras' own pre-fit build of the metric and optimizer state
-        model._symbolic_build(data_batch=tuple(_cast_floats(part) for part in next(source.batches(0, seed))))
+        model._symbolic_build(data_batch=first.parts[layout.local[0]])
+    if stored is not None and backups is not None:
+        backups.load(stored[1])
+
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(
-        [*(callbacks or []), history], model=model, epochs=epochs, steps=target, verbose=verbose
+        [*(callbacks or []), history], model=model, epochs=epochs, steps=per_epoch, verbose=verbose
     )
     model.stop_training = False
     callback_list.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-        bar = Progbar(target, verbose=verbose)
-        callback_list.on_epoch_begin(epoch)
-
-        def after_batch(index: int, logs: dict[str, float], bar: Progbar = bar) -> None:
-            callback_list.on_train_batch_end(index, logs)
-            bar.stateful_metrics.update(logs)  # the logs are running means already
-            bar.update(index + 1, list(logs.items()))
-
-        try:
-            logs = _run_epoch(
-                steps,
-                steps.train,
-                source.batches(epoch, seed),
-                callback_list.on_train_batch_begin,
-                after_batch,
-            )
-            if validation is not None:
-                val_logs = _run_epoch(steps, steps.test, validation.batches(epoch, seed))
-                logs.update({f"val_{name}": value for name, value in val_logs.items()})
-        except _PEER_FAILURES as error:
-            raise _peer_failure(error, f"epoch {epoch + 1}") from error
-        source.end_epoch()
-        callback_list.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+    with PreemptionWatch(backups is not None) as preemption:
+        run = _Run(ReplicaSteps(model, strategy), callback_list, backups, save_every, preemption, verbose)
+        position = start
+        for epoch in range(start.epoch, epochs):
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            callback_list.on_epoch_begin(epoch)
+            if position.step == 0:
+                position.loss_total, position.rows_total = 0.0, 0
+            model.reset_metrics()
+            try:
+                ready = first if epoch == start.epoch else None
+                batches = epoch_steps(train, epoch, steps_per_epoch, position.step, threads, depth, ready)
+                with contextlib.closing(batches):  # stops the reader threads also on an error
+                    logs = run.train_epoch(batches, position, per_epoch)
+                if run.preempted:
+                    run.stop_for_preemption()
+                    return history
+                if validation is not None and validates_after(epoch, validate_on):
+                    if isinstance(validation, StreamPlan):
+                        validation.position(0, wrap=False)
+                    val_steps = cap_steps(validation_steps, validation)
+                    with contextlib.closing(
+                        epoch_steps(validation, 0, val_steps, 0, threads, depth)
+                    ) as steps:
+                        val_logs = run.evaluate(steps)
+                    logs.update({f"val_{name}": value for name, value in val_logs.items()})
+            except PEER_FAILURES as error:
+                raise WorkerFailureError(
+                    describe_peer_failure(error, f"epoch {epoch + 1}", backups is not None)
+                ) from error
+            position = Position(epoch + 1, 0, position.steps_done, position.seed)
+            callback_list.on_epoch_end(epoch, logs)
+            run.end_epoch(position)
+            if run.preempted:
+                run.stop_for_preemption()
+                return history
+            if model.stop_training:
+                break
     callback_list.on_train_end()
+    if backups is not None:
+        backups.finish()
     return history
 
 
-def _validation_source(data: Any, batch_size: int) -> _Source:
-    if isinstance(data, tf.data.Dataset) or _is_batch_sequence(data):
-        return _make_source(data, None, None, batch_size, shuffle=False)
-    x, y, weights = _unpack(data, "validation_data")
-    return _ArraySource(x, y, weights, batch_size, shuffle=False)
+def _first_step(plan: Plan, start: Position, per_epoch: int | None) -> Step:
+    """The batch that builds the model: the first one to train on, read once (a dataset's first batch)."""
+    if isinstance(plan, StreamPlan):
+        probe = StreamPlan(plan.dataset, plan.layout, plan.finish)
+        step = probe.next_step(wrap=False)
+        if step is None:
+            raise ValueError("distributed_fit: the training dataset is empty")
+        return step
+    per_pass = plan.batches_per_pass or 0
+    if per_pass == 0:
+        raise ValueError("distributed_fit: the training data hold no batches")
+    pass_index, batch = divmod(start.epoch * (per_epoch or per_pass) + start.step, per_pass)
+    return plan.produce(pass_index, batch)

@@ -1,4 +1,4 @@
-"""`multi_gpu_model`: Keras 2.2.4 single-machine data parallelism on Keras 3 / TensorFlow.
+"""`multi_gpu_model`: Keras 2.2.4 single-machine data parallelism on Keras 3 and tf_keras / TensorFlow.
 
 The returned model splits each input batch into one sub-batch per device, runs
 the template model on each sub-batch under `tf.device(...)`, and concatenates
@@ -7,29 +7,27 @@ the outputs on the merge device. Keras 3 functional graphs do not record the
 done inside `_ReplicatedTemplate.call`, i.e. every time the model is traced or
 run. The replicas are calls of the template itself, so they share its weights.
 
-This module needs TensorFlow and Keras for everything, so it imports them at
-the top; `kutils` only imports it on first use of `multi_gpu_model`.
+The two layers below are defined once per Keras line (`_layers_for`), with
+that line's `Layer` base and serialization registry, so a tf_keras template
+gets tf_keras layers whichever line is active. This module needs TensorFlow
+and Keras for everything, so it imports them (the active line's layers
+registered for loading) at the top; `kutils` only imports it on first use of
+`multi_gpu_model`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
-from ._keras import import_keras, import_tensorflow
+from ._keras import adapter, import_keras, import_tensorflow, keras_for
+from .errors import DevicePlacementError
 
-keras = import_keras("multi_gpu_model")
 tf = import_tensorflow("multi_gpu_model")
-_Layer: Any = keras.layers.Layer  # typed as Any: mypy cannot see through the lazy import
 
 __all__ = ["DevicePlacementError", "multi_gpu_model"]
-
-
-class DevicePlacementError(ValueError):
-    """The requested devices cannot hold the replicas (too few, or not present).
-
-    A `ValueError`, as in Keras 2.2.4, so `except ValueError:` fallbacks keep working.
-    """
 
 
 def _normalize_device_name(name: str) -> str:
@@ -118,23 +116,22 @@ def _batch_slice(tensor: Any, index: int, parts: int) -> Any:
     return tensor[step * index : step * index + size]
 
 
-def _template_signature(model: Any) -> tuple[Any, Any, list[str]]:
+def _template_signature(keras: ModuleType, model: Any) -> tuple[Any, Any, list[str]]:
     """The template's symbolic inputs and outputs (in their built structure) and its output names."""
     if isinstance(model, keras.Sequential):
         return model.inputs[0], model.outputs[0], [model.layers[-1].name]
     return model.input, model.output, list(model.output_names)
 
 
-def _relocate_variables(model: Any, device: str) -> None:
+def _relocate_variables(keras: ModuleType, model: Any, device: str) -> None:
     """Moves each variable's storage onto `device`, keeping the same Keras variable objects.
 
     Keras 2.2.4 cloned the model instead, so the caller's template got fresh,
-    untrained weights (keras#11313). Here the template keeps its identity and
-    its current values; only where the values live changes.
+    untrained weights (https://github.com/keras-team/keras/issues/11313). Here
+    the template keeps its identity and its current values; only where the
+    values live changes.
     """
-    for variable in model.variables:
-        with tf.device(device):
-            variable._initialize(tf.identity(variable.value))  # Keras 3 TF variable hook
+    adapter(keras).relocate_variables(model, device)
     for compiled_function in ("train_function", "test_function", "predict_function"):
         if hasattr(model, compiled_function):
             setattr(model, compiled_function, None)
@@ -151,7 +148,7 @@ def _call_on_device(template: Any, sub_batch: Any, device: str, training: bool |
     """
     inputs = tf.nest.flatten(sub_batch)
 
-    @tf.custom_gradient
+    @tf.custom_gradient  # type: ignore[untyped-decorator]  # TensorFlow ships no types
     def replica(*flat_inputs: Any) -> tuple[Any, Any]:
         with tf.GradientTape() as tape:
             tape.watch([tensor for tensor in flat_inputs if tensor.dtype.is_floating])
@@ -175,62 +172,69 @@ def _call_on_device(template: Any, sub_batch: Any, device: str, training: bool |
         return replica(*inputs)
 
 
-@keras.saving.register_keras_serializable(package="kutils", name="ReplicatedTemplate")
-class _ReplicatedTemplate(_Layer):
-    """Calls `template` once per device on that device's slice of the batch.
+@functools.cache
+def _layers_for(keras: ModuleType) -> tuple[Any, Any]:
+    """`(_ReplicatedTemplate, _ConcatenateOn)` for one Keras line, registered for loading on it."""
+    register = keras.saving.register_keras_serializable
+    layer: Any = keras.layers.Layer  # typed as Any: mypy cannot see through the lazy import
 
-    Returns one list per template output, holding that output's per-device parts.
-    Serializable, so the parallel model itself can be saved (2.2.4's could not).
-    """
+    @register(package="kutils", name="ReplicatedTemplate")
+    class _ReplicatedTemplate(layer):  # type: ignore[misc]
+        """Calls `template` once per device on that device's slice of the batch.
 
-    def __init__(self, template: Any, devices: Sequence[str], split_device: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.template = template
-        self.devices = list(devices)
-        self.split_device = split_device
+        Returns one list per template output, holding that output's per-device parts.
+        Serializable, so the parallel model itself can be saved (2.2.4's could not).
+        """
 
-    def build(self, input_shape: Any) -> None:
-        self.built = True
+        def __init__(self, template: Any, devices: Sequence[str], split_device: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.template = template
+            self.devices = list(devices)
+            self.split_device = split_device
 
-    def call(self, inputs: Any, training: bool | None = None) -> list[list[Any]]:
-        parts = len(self.devices)
-        per_device = []
-        for index, device in enumerate(self.devices):
-            with tf.device(self.split_device):
-                sub_batch = tf.nest.map_structure(lambda x, i=index: _batch_slice(x, i, parts), inputs)
-            with tf.name_scope(f"replica_{index}"):
-                outputs = _call_on_device(self.template, sub_batch, device, training)
-            per_device.append(tf.nest.flatten(outputs))
-        return [list(parts_of_output) for parts_of_output in zip(*per_device, strict=True)]
+        def build(self, input_shape: Any) -> None:
+            self.built = True
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "template": keras.saving.serialize_keras_object(self.template),
-            "devices": self.devices,
-            "split_device": self.split_device,
-        }
+        def call(self, inputs: Any, training: bool | None = None) -> list[list[Any]]:
+            parts = len(self.devices)
+            per_device = []
+            for index, device in enumerate(self.devices):
+                with tf.device(self.split_device):
+                    sub_batch = tf.nest.map_structure(lambda x, i=index: _batch_slice(x, i, parts), inputs)
+                with tf.name_scope(f"replica_{index}"):
+                    outputs = _call_on_device(self.template, sub_batch, device, training)
+                per_device.append(tf.nest.flatten(outputs))
+            return [list(parts_of_output) for parts_of_output in zip(*per_device, strict=True)]
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> _ReplicatedTemplate:
-        template = keras.saving.deserialize_keras_object(config.pop("template"))
-        return cls(template, **config)
+        def get_config(self) -> dict[str, Any]:
+            return {
+                **super().get_config(),
+                "template": keras.saving.serialize_keras_object(self.template),
+                "devices": self.devices,
+                "split_device": self.split_device,
+            }
 
+        @classmethod
+        def from_config(cls, config: dict[str, Any]) -> Any:
+            template = keras.saving.deserialize_keras_object(config.pop("template"))
+            return cls(template, **config)
 
-@keras.saving.register_keras_serializable(package="kutils", name="ConcatenateOn")
-class _ConcatenateOn(_Layer):
-    """Concatenates sub-batch outputs along the batch axis on `device`."""
+    @register(package="kutils", name="ConcatenateOn")
+    class _ConcatenateOn(layer):  # type: ignore[misc]
+        """Concatenates sub-batch outputs along the batch axis on `device`."""
 
-    def __init__(self, device: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.device = device
+        def __init__(self, device: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.device = device
 
-    def call(self, parts: list[Any]) -> Any:
-        with tf.device(self.device):
-            return tf.concat(parts, axis=0)
+        def call(self, parts: list[Any]) -> Any:
+            with tf.device(self.device):
+                return tf.concat(parts, axis=0)
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "device": self.device}
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "device": self.device}
+
+    return _ReplicatedTemplate, _ConcatenateOn
 
 
 def multi_gpu_model(
@@ -255,7 +259,8 @@ def multi_gpu_model(
     `model.save_weights(...)`, not with the parallel model.
 
     Args:
-        model: The template: a built Keras 3 functional or Sequential model.
+        model: The template: a built functional or Sequential model, of Keras
+            3 or of tf_keras (`TF_USE_LEGACY_KERAS=1` or `import tf_keras`).
         gpus: Integer >= 2, or list of GPU ids, of the GPUs to replicate on.
             None (or 0) means all visible GPUs.
         cpu_merge: Whether to split the batch and merge the outputs on
@@ -297,11 +302,13 @@ def multi_gpu_model(
     model.save("my_model.h5")  # the template shares the trained weights
     ```
     """
+    keras = keras_for(model, "multi_gpu_model")
     if keras.backend.backend() != "tensorflow":
         raise ValueError("`multi_gpu_model` is only available with the TensorFlow backend.")
     if not isinstance(model, keras.Model):
         raise TypeError(
-            f"`model` must be a Keras 3 `keras.Model`; received {type(model).__name__}: {model!r}"
+            f"`model` must be a Keras model (Keras 3 `keras.Model` or tf_keras `tf_keras.Model`); "
+            f"received {type(model).__name__}: {model!r}"
         )
     if devices is not None and gpus is not None:
         raise ValueError(
@@ -322,13 +329,17 @@ def multi_gpu_model(
     _check_available([merge_device], f"cpu_merge={cpu_merge}", available, "The merge device must exist.")
 
     if cpu_relocation:
-        _relocate_variables(model, "/cpu:0")
+        _relocate_variables(keras, model, "/cpu:0")
 
-    inputs, outputs, output_names = _template_signature(model)
-    replicated = _ReplicatedTemplate(model, replica_devices, merge_device, name="replicated_template")
+    inputs, outputs, output_names = _template_signature(keras, model)
+    replicated_template, concatenate_on = _layers_for(keras)
+    replicated = replicated_template(model, replica_devices, merge_device, name="replicated_template")
     parts_per_output = replicated(inputs)
     merged = [
-        _ConcatenateOn(merge_device, name=name)(parts)
+        concatenate_on(merge_device, name=name)(parts)
         for name, parts in zip(_deduplicated_output_names(output_names), parts_per_output, strict=True)
     ]
     return keras.Model(inputs, tf.nest.pack_sequence_as(outputs, merged), name=f"{model.name}_multi_device")
+
+
+_layers_for(import_keras("multi_gpu_model"))  # the active line's layers, registered for load_model

@@ -7,9 +7,16 @@ and records the error paths.
 
 `python tests/_distribute_worker.py worker OUT_DIR INDEX PORT0,PORT1 SCENARIO`:
 one of two MultiWorkerMirroredStrategy workers on 127.0.0.1. Scenario 'die':
-phase 1 trains the shared model; phase 2 trains again and worker 1 dies
-mid-epoch, so worker 0 records how (and how fast) it failed. Scenario 'hang':
-worker 1 stalls mid-epoch and worker 0 relies on the collective timeout.
+phase 1 trains on counting array-likes (rows read per worker) and on a
+Sequence (one whole batch per worker and step); phase 2 trains again with
+backups, and worker 1 announces step 7 and waits there for the test to
+SIGKILL it, so worker 0 records how (and how fast) it failed. Scenario
+'resume': the restarted pair finishes phase 2 from the backup. Scenario
+'hang': worker 1 stalls mid-epoch and worker 0 relies on the collective timeout.
+
+`python tests/_distribute_worker.py preempt OUT_DIR` / `... resume_single OUT_DIR`:
+one process (default strategy) trains with backups; at step 6 it announces
+itself and waits for the test to send SIGTERM; the second run resumes.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +52,7 @@ import numpy as np  # noqa: E402
 from kutils import ArraySequence, HDF5Matrix, distributed_fit  # noqa: E402
 
 SAMPLES, BATCH, EPOCHS, SEED = 61, 16, 3, 3  # 61 rows: the last batch (13) splits unevenly
-COLLECTIVE_TIMEOUT, HANG_SECONDS = 15.0, 120.0
+COLLECTIVE_TIMEOUT, HANG_SECONDS, WAIT_FOR_TEST = 15.0, 120.0, 900.0
 
 
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,34 +80,47 @@ def summary(model: Any, history: Any) -> dict[str, Any]:
 
 
 class RowArray:
-    """A generic array-like: only __len__ and __getitem__ (like HDF5Matrix)."""
+    """A generic array-like (len, shape, [], like HDF5Matrix) counting the rows read from it."""
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
-        self.reads = 0
+        self.shape = array.shape
+        self.rows_read = 0
 
     def __len__(self) -> int:
         return len(self.array)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        self.reads += 1
-        return self.array[key]
+        rows = self.array[key]
+        self.rows_read += len(rows)
+        return rows
 
 
 class Batches(keras.utils.PyDataset):
-    """A Keras PyDataset of fixed global batches."""
+    """A Keras PyDataset of fixed batches (with sample weights if given); records the batches read."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        super().__init__()
-        self.x, self.y = x, y
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, weights: Any = None, batch: int = BATCH, **options: Any
+    ) -> None:
+        super().__init__(**options)
+        self.x, self.y, self.weights, self.batch = x, y, weights, batch
         self.epochs_ended = 0
+        self.read: list[int] = []
+        self.read_event: dict[int, threading.Event] = {}
+        self.fail_at: int | None = None
 
     def __len__(self) -> int:
-        return -(-len(self.x) // BATCH)
+        return -(-len(self.x) // self.batch)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = slice(index * BATCH, (index + 1) * BATCH)
-        return self.x[rows], self.y[rows]
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        if index == self.fail_at:
+            raise KeyError(f"batch {index} is corrupt")
+        rows = slice(index * self.batch, (index + 1) * self.batch)
+        self.read.append(index)
+        self.read_event.setdefault(index, threading.Event()).set()
+        if self.weights is None:
+            return self.x[rows], self.y[rows]
+        return self.x[rows], self.y[rows], self.weights[rows]
 
     def on_epoch_end(self) -> None:
         self.epochs_ended += 1
@@ -185,10 +206,15 @@ def run_mirrored() -> dict[str, Any]:
     history = distributed_fit(
         model, x, y, validation_data=(x[:20], y[:20]), callbacks=[stopper], epochs=EPOCHS, verbose=0
     )
+    single_device = build_model()  # Keras 3.3-3.9 evaluate under a strategy counts one replica only
+    single_device.set_weights(model.get_weights())
     results["validation"] = {
         "history": history.history,
-        "evaluate": model.evaluate(x[:20], y[:20], batch_size=BATCH, verbose=0, return_dict=True),
+        "evaluate": single_device.evaluate(x[:20], y[:20], batch_size=BATCH, verbose=0, return_dict=True),
     }
+
+    results.update(run_fit_arguments(x, y, weights, mirrored))
+    results["read_ahead"] = read_ahead(x, y, mirrored)
 
     outside = build_model()
     uncompiled = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
@@ -202,29 +228,159 @@ def run_mirrored() -> dict[str, Any]:
         "batch_size": error_of(lambda: distributed_fit(inside, x, y, batch_size=0, verbose=0)),
         "not_array": error_of(lambda: distributed_fit(inside, x, {"a": 3}, verbose=0)),
         "not_model": error_of(lambda: distributed_fit("model.h5", x, y, strategy=mirrored, verbose=0)),
+        "split_with_sequence": error_of(
+            lambda: distributed_fit(inside, Batches(x, y), validation_split=0.2, verbose=0)
+        ),
+        "split_too_large": error_of(lambda: distributed_fit(inside, x, y, validation_split=0.999, verbose=0)),
+        "class_weight_two_outputs": error_of(
+            lambda: distributed_fit(two_outputs(mirrored), x, [y, y], class_weight={0: 2.0}, verbose=0)
+        ),
+        "class_weight_keys": error_of(
+            lambda: distributed_fit(inside, x, y, class_weight={"a": 1}, verbose=0)
+        ),
+        "steps_per_epoch": error_of(lambda: distributed_fit(inside, x, y, steps_per_epoch=0, verbose=0)),
+        "validation_freq": error_of(
+            lambda: distributed_fit(inside, x, y, validation_data=(x, y), validation_freq=0, verbose=0)
+        ),
+        "multiprocessing": error_of(
+            lambda: distributed_fit(inside, x, y, use_multiprocessing=True, verbose=0)
+        ),
+        "infinite": error_of(
+            lambda: distributed_fit(
+                inside, tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).repeat(), verbose=0
+            )
+        ),
+        "save_freq": error_of(
+            lambda: distributed_fit(inside, x, y, backup_dir=str(OUT_DIR / "b"), save_freq="often", verbose=0)
+        ),
+        "failing_batch": error_of(lambda: distributed_fit(inside, failing(x, y), workers=2, verbose=0)),
     }
     return results
 
 
-class FailAtBatch(keras.callbacks.Callback):
-    """At batch 1, ends this worker abruptly (as a crash would) or makes it hang."""
+def two_outputs(strategy: Any) -> Any:
+    with strategy.scope():
+        inputs = keras.Input((5,))
+        model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(2)(inputs)])
+        model.compile(optimizer="sgd", loss="mse")
+    return model
 
-    def __init__(self, how: str) -> None:
+
+def failing(x: np.ndarray, y: np.ndarray) -> Batches:
+    sequence = Batches(x, y)
+    sequence.fail_at = 2
+    return sequence
+
+
+def run_fit_arguments(x: np.ndarray, y: np.ndarray, weights: np.ndarray, strategy: Any) -> dict[str, Any]:
+    """Keras 2 fit arguments, each against Keras `model.fit` or an equivalent distributed_fit run."""
+    options = {"batch_size": BATCH, "epochs": EPOCHS, "verbose": 0, "shuffle": False}
+    split_and_classes = {"validation_split": 0.25, "class_weight": {0: 2.0, 1: 0.5}}
+    results: dict[str, Any] = {}
+    reference = build_model()
+    results["keras_fit_split_classes"] = summary(
+        reference, reference.fit(x, y, **split_and_classes, **options)
+    )
+    model = build_model(strategy)
+    results["split_classes"] = summary(model, distributed_fit(model, x, y, **split_and_classes, **options))
+
+    model = build_model(strategy)  # 12 steps as 6 epochs of 2: the data continue across epochs
+    history = distributed_fit(model, x, y, steps_per_epoch=2, **{**options, "epochs": 2 * EPOCHS})
+    results["steps_per_epoch"] = summary(model, history)
+
+    model = build_model(strategy)
+    sequence = Batches(x, y, weights, workers=2)
+    results["weighted_sequence"] = summary(
+        model, distributed_fit(model, sequence, epochs=EPOCHS, verbose=0, shuffle=False)
+    )
+
+    weighted_inputs = {
+        "weighted_dataset": tf.data.Dataset.from_tensor_slices((x, y, weights)).batch(BATCH),
+        "weighted_array_sequence": ArraySequence(x, y, weights, batch_size=BATCH),
+    }
+    for name, weighted_input in weighted_inputs.items():
+        model = build_model(strategy)
+        history = distributed_fit(model, weighted_input, epochs=EPOCHS, verbose=0, shuffle=False)
+        results[name] = summary(model, history)
+
+    with h5py.File(OUT_DIR / "chunked.h5", "w") as file:  # 8-row chunks, compressed
+        file.create_dataset("x", data=x, chunks=(8, 5), compression="gzip")
+        file.create_dataset("y", data=y, chunks=(8, 2), compression="gzip")
+    chunked = str(OUT_DIR / "chunked.h5")
+    results["chunks"] = {}
+    for name, chosen in (("mirrored", strategy), ("default", tf.distribute.get_strategy())):
+        sequence = ArraySequence(
+            HDF5Matrix(chunked, "x"), HDF5Matrix(chunked, "y"), batch_size=BATCH, shuffle="chunks"
+        )
+        model = build_model(chosen)
+        history = distributed_fit(model, sequence, strategy=chosen, epochs=EPOCHS, seed=SEED, verbose=0)
+        results["chunks"][name] = summary(model, history)
+
+    model = build_model(strategy)
+    history = distributed_fit(
+        model, x, y, validation_data=(x, y), validation_steps=1, validation_freq=[EPOCHS], **options
+    )
+    single_device = build_model()  # Keras 3.3-3.9 evaluate under a strategy counts one replica only
+    single_device.set_weights(model.get_weights())
+    results["validation_freq"] = {
+        "history": history.history,
+        "evaluate": single_device.evaluate(
+            x[:BATCH], y[:BATCH], batch_size=BATCH, verbose=0, return_dict=True
+        ),
+    }
+    return results
+
+
+def read_ahead(x: np.ndarray, y: np.ndarray, strategy: Any) -> dict[str, Any]:
+    """While step 0's callback runs, the next max_queue_size=2 batches are read, and no more."""
+    sequence = Batches(x, y)
+    seen: dict[str, Any] = {}
+
+    def at_batch_end(batch: int, logs: Any) -> None:
+        if batch == 0:
+            event = sequence.read_event.setdefault(2, threading.Event())
+            seen["read_batch_2_in_background"] = event.wait(timeout=120)
+            seen["read_while_step_0_ended"] = sorted(sequence.read)
+
+    model = build_model(strategy)
+    callback = keras.callbacks.LambdaCallback(on_train_batch_end=at_batch_end)
+    distributed_fit(model, sequence, callbacks=[callback], max_queue_size=2, shuffle=False, verbose=0)
+    return seen
+
+
+class PauseAt(keras.callbacks.Callback):
+    """After global step `step`, writes `announce` and waits (bounded) for the test's signal."""
+
+    def __init__(self, step: int, announce: Path, until: Any) -> None:
         super().__init__()
-        self.how = how
+        self.step, self.announce, self.until = step, announce, until
+        self.steps = 0
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.steps += 1
+        if self.steps == self.step:
+            self.announce.write_text("ready")
+            deadline = time.monotonic() + WAIT_FOR_TEST
+            while not self.until() and time.monotonic() < deadline:
+                time.sleep(0.02)  # polled: the test's SIGKILL/SIGTERM ends or interrupts this wait
+            if not self.until():
+                os._exit(3)  # the test never came: give up rather than hang
+
+
+class FailAtBatch(keras.callbacks.Callback):
+    """At batch 1, makes this worker hang."""
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         if batch == 1:
-            if self.how == "hang":
-                time.sleep(HANG_SECONDS)
+            time.sleep(HANG_SECONDS)
             os._exit(17)
 
 
-def _train_until_peer_fails(strategy: Any, how: str) -> dict[str, Any]:
-    """Trains until worker 1 dies or hangs; returns what worker 0 raised, and after how long."""
+def _train_until_peer_hangs(strategy: Any) -> dict[str, Any]:
+    """Trains until worker 1 hangs; returns what worker 0 raised, and after how long."""
     x, y, _ = data()
     model = build_model(strategy)
-    callbacks = [FailAtBatch(how)] if _INDEX == 1 else []
+    callbacks = [FailAtBatch()] if _INDEX == 1 else []
     started = time.monotonic()
     try:
         distributed_fit(
@@ -236,29 +392,77 @@ def _train_until_peer_fails(strategy: Any, how: str) -> dict[str, Any]:
     return {"error": failure, "seconds": time.monotonic() - started}
 
 
+def backed_up_run(strategy: Any, callbacks: list[Any]) -> tuple[Any, Any]:
+    """Phase 2 / the resumed run: SEED-shuffled batches of BATCH rows, backups every 3 steps."""
+    x, y, _ = data()
+    model = build_model(strategy)
+    history = distributed_fit(
+        model,
+        x,
+        y,
+        strategy=strategy,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        seed=SEED,
+        verbose=0,
+        callbacks=callbacks,
+        backup_dir=str(OUT_DIR / "backup"),
+        save_freq=3,
+    )
+    return model, history
+
+
 def run_worker(scenario: str) -> None:
-    """'die': train (phase 1), then worker 1 crashes mid-epoch. 'hang': worker 1 stalls, timeout set."""
+    """'die': train (phase 1), then phase 2 with backups until worker 1 is killed. 'resume': finish
+    phase 2 from the backups. 'hang': worker 1 stalls, timeout set."""
     out = OUT_DIR / f"{scenario}{_INDEX}.json"
     if scenario == "hang":
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT)
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-        out.write_text(json.dumps({"after_peer_hang": _train_until_peer_fails(strategy, "hang")}))
+        out.write_text(json.dumps({"after_peer_hang": _train_until_peer_hangs(strategy)}))
+        os._exit(0)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if scenario == "resume":
+        model, history = backed_up_run(strategy, [])
+        out.write_text(json.dumps(summary(model, history)))
         os._exit(0)
     x, y, _ = data()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
     model = build_model(strategy)
+    counted_x, counted_y = RowArray(x), RowArray(y)
     history = distributed_fit(
-        model, x, y, strategy=strategy, batch_size=BATCH, epochs=EPOCHS, seed=SEED, verbose=0
+        model, counted_x, counted_y, strategy=strategy, batch_size=BATCH, epochs=EPOCHS, seed=SEED, verbose=0
     )
     results: dict[str, Any] = {"replicas": strategy.num_replicas_in_sync, **summary(model, history)}
+    results["rows_read"] = [counted_x.rows_read, counted_y.rows_read]
+    model = build_model(strategy)  # half-size batches: one per worker and step, the union is BATCH rows
+    sequence = Batches(x, y, batch=BATCH // 2)
+    results["sequence"] = summary(
+        model, distributed_fit(model, sequence, epochs=EPOCHS, shuffle=False, verbose=0)
+    )
     out.write_text(json.dumps(results))
-    results["after_peer_death"] = _train_until_peer_fails(strategy, "die")
+    callbacks = [PauseAt(7, OUT_DIR / "kill-me", lambda: False)] if _INDEX == 1 else []
+    try:
+        backed_up_run(strategy, callbacks)
+        failure = ["no error", ""]
+    except Exception as error:  # recorded for the test
+        failure = [type(error).__name__, str(error)]
+    results["after_peer_death"] = {"error": failure, "at": time.time()}
     out.write_text(json.dumps(results))
     os._exit(0)  # skip the TF runtime's shutdown handshake with the dead peer
+
+
+def run_single(mode: str) -> None:
+    """'preempt': trains with backups until the test's SIGTERM; 'resume_single': finishes that run."""
+    go = OUT_DIR / "sigterm-sent"
+    callbacks = [PauseAt(6, OUT_DIR / "term-me", go.exists)] if mode == "preempt" else []
+    model, history = backed_up_run(tf.distribute.get_strategy(), callbacks)
+    (OUT_DIR / f"{mode}.json").write_text(json.dumps(summary(model, history)))
 
 
 if __name__ == "__main__":
     if MODE == "mirrored":
         (OUT_DIR / "mirrored.json").write_text(json.dumps(run_mirrored()))
-    else:
+    elif MODE == "worker":
         run_worker(sys.argv[5])
+    else:
+        run_single(MODE)

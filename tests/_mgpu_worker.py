@@ -19,11 +19,13 @@ tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfigu
 # The placer prints every op's assigned device to stdout when a function runs (the run-time proof).
 tf.debugging.set_log_device_placement(True)
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kutils import multi_gpu_model, multi_gpu_utils  # noqa: E402
+from kutils._keras import import_keras  # noqa: E402
 from kutils.multi_gpu import _batch_slice  # noqa: E402
+
+keras = import_keras()  # the active line: Keras 3, or tf_keras under TF_USE_LEGACY_KERAS=1
 
 DEVICE_SETS = {"2": ["/cpu:0", "/cpu:1"], "4": ["/cpu:0", "/cpu:1", "/cpu:2", "/cpu:3"]}
 
@@ -194,41 +196,50 @@ def check_training(workdir: Path) -> dict[str, Any]:
         model.fit(pair, targets, batch_size=10, epochs=1, shuffle=False, verbose=0)
     result["fit/siamese"] = {"diff_to_reference": _max_diff(siamese.get_weights(), reference.get_weights())}
 
-    # The seed docs' saving advice: save the template, reload it, same predictions as the parallel model.
+    # The saving advice of https://keras.io/ja/utils/#multi_gpu_model: save the template, reload it,
+    # same predictions as the parallel model.
     template = _single_io_model(6)
     parallel = multi_gpu_model(template, devices=DEVICE_SETS["2"])
     parallel.compile(optimizer="rmsprop", loss="mse")
-    checkpoint = keras.callbacks.ModelCheckpoint(workdir / "parallel_checkpoint.keras")
+    checkpoint = keras.callbacks.ModelCheckpoint(str(workdir / "parallel_checkpoint.keras"))
     parallel.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[checkpoint])
     expected = parallel.predict(x, verbose=0)
     saved = {}
     for filename in ("my model.h5", "template.keras"):
-        template.save(workdir / filename)
-        reloaded = keras.models.load_model(workdir / filename, compile=False)
+        template.save(str(workdir / filename))
+        reloaded = keras.models.load_model(str(workdir / filename), compile=False)
         saved[filename] = _max_diff([reloaded.predict(x, verbose=0)], [expected])
     # Beyond 2.2.4: the parallel model itself saves (and ModelCheckpoint on it works).
-    parallel.save(workdir / "parallel.keras")
+    parallel.save(str(workdir / "parallel.keras"))
     for filename in ("parallel.keras", "parallel_checkpoint.keras"):
-        reloaded = keras.models.load_model(workdir / filename)
+        reloaded = keras.models.load_model(str(workdir / filename))
         saved[filename] = _max_diff([reloaded.predict(x, verbose=0)], [expected])
         saved[f"{filename} devices"] = reloaded.get_layer("replicated_template").devices
-    template.save_weights(workdir / "template.weights.h5")
+    template.save_weights(str(workdir / "template.weights.h5"))
     fresh = _single_io_model(7)
-    fresh.load_weights(workdir / "template.weights.h5")
+    fresh.load_weights(str(workdir / "template.weights.h5"))
     saved["weights"] = _max_diff([fresh.predict(x, verbose=0)], [expected])
     result["saved"] = saved
     return result
+
+
+def _device_of(variable: Any) -> str:
+    """Where a Keras 3 variable (its `.value` tf.Variable) or a tf_keras tf.Variable lives."""
+    return str(variable.device if callable(variable.value) else variable.value.device)
 
 
 def check_cpu_relocation() -> dict[str, Any]:
     """cpu_relocation moves the template's weights to /cpu:0 and keeps them shared and unchanged."""
     with tf.device("/cpu:2"):
         template = _single_io_model(8)
+    if keras.__name__ == "tf_keras":
+        relocate = lambda: multi_gpu_model(template, devices=["/cpu:1", "/cpu:3"], cpu_relocation=True)  # noqa: E731
+        return {"tf_keras_error": _error_of(relocate)}
     ids_before = [id(v) for v in template.variables]
     values_before = template.get_weights()
-    devices_before = sorted({v.value.device for v in template.variables})
+    devices_before = sorted({_device_of(v) for v in template.variables})
     parallel = multi_gpu_model(template, devices=["/cpu:1", "/cpu:3"], cpu_relocation=True)
-    devices_after = sorted({v.value.device for v in template.variables})
+    devices_after = sorted({_device_of(v) for v in template.variables})
     values_after = template.get_weights()
     x = np.linspace(-1, 1, 30, dtype="float32").reshape(6, 5)
     y = np.ones((6, 3), dtype="float32")
@@ -286,6 +297,7 @@ def main() -> None:
         "cpu_relocation": check_cpu_relocation(),
         "errors": check_errors(),
         "alias_is_same_function": multi_gpu_utils.multi_gpu_model is multi_gpu_model,
+        "keras_line": keras.__name__,
     }
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
 

@@ -77,7 +77,10 @@ def test_multi_input_multi_output_predictions_equal_the_template(results: dict[s
 def test_repeated_output_names_are_deduplicated_like_keras_224(results: dict[str, Any]) -> None:
     """A shared layer output twice gets `_1`, `_2` suffixes; unique names stay as they are."""
     template_names = results["predictions"]["siamese_template_output_names"]
-    assert len(set(template_names)) < len(template_names)
+    if results["keras_line"] == "tf_keras":  # tf_keras itself names them `shared`, `shared_1`: kept
+        assert template_names == ["shared", "shared_1", "head"]
+    else:
+        assert len(set(template_names)) < len(template_names)
     for count in ("2", "4"):
         names = results["predictions"][f"siamese/{count}"]["output_names"]
         assert names == _keras_224_output_names(template_names)
@@ -109,7 +112,8 @@ def test_replicas_run_on_their_device_when_executed(results: dict[str, Any], cas
 _PLACED = re.compile(
     r"^(?P<op>\S+): \((?P<type>\w+)\): /job:localhost/replica:0/task:0/device:CPU:(?P<cpu>\d+)$"
 )
-_REPLICA_COMPUTE = {"MatMul", "BiasAdd", "Tanh", "BiasAddGrad", "TanhGrad"}
+# Keras 3.3's Dense adds its bias with AddV2 (later Keras: BiasAdd); its gradient is a Sum/Identity.
+_REPLICA_COMPUTE = {"MatMul", "BiasAdd", "AddV2", "Tanh", "BiasAddGrad", "TanhGrad"}
 
 
 def _placed_ops(log: str, model: str) -> list[tuple[str, str, str]]:
@@ -183,13 +187,19 @@ def test_fit_with_multiple_inputs_and_outputs_matches_a_single_device_run(result
 def test_saved_template_reloads_with_the_parallel_models_predictions(
     results: dict[str, Any], saved_as: str
 ) -> None:
-    """`template.save(...)` (the seed's 'my model.h5' too) and `save_weights` keep the trained weights."""
+    """`template.save(...)` and `save_weights` keep the trained weights.
+
+    Also the 'my model.h5' of https://keras.io/ja/utils/#multi_gpu_model.
+    """
     assert results["training"]["saved"][saved_as] <= FLOAT_TOLERANCE
 
 
 @pytest.mark.parametrize("saved_as", ["parallel.keras", "parallel_checkpoint.keras"])
 def test_parallel_model_itself_saves_and_reloads(results: dict[str, Any], saved_as: str) -> None:
-    """Unlike 2.2.4 (kk#8446), `parallel.save` and ModelCheckpoint on the parallel model work."""
+    """Unlike 2.2.4, `parallel.save` and ModelCheckpoint on the parallel model work.
+
+    https://github.com/keras-team/keras/issues/8446
+    """
     assert results["training"]["saved"][saved_as] <= FLOAT_TOLERANCE
     assert results["training"]["saved"][f"{saved_as} devices"] == ["/cpu:0", "/cpu:1"]
 
@@ -197,6 +207,12 @@ def test_parallel_model_itself_saves_and_reloads(results: dict[str, Any], saved_
 def test_cpu_relocation_moves_weights_to_cpu0_and_keeps_them_shared(results: dict[str, Any]) -> None:
     """Unlike 2.2.4's clone (keras#11313), relocation keeps the template's variables, values and training."""
     outcome = results["cpu_relocation"]
+    if results["keras_line"] == "tf_keras":  # tf.Variables cannot move: a clear error naming the fix
+        type_name, bases, message = outcome["tf_keras_error"]
+        assert type_name == "DevicePlacementError"
+        assert "ValueError" in bases
+        assert "with tf.device('/cpu:0'):" in message
+        return
     assert outcome["devices_before"] == ["/job:localhost/replica:0/task:0/device:CPU:2"]
     assert outcome["devices_after"] == ["/job:localhost/replica:0/task:0/device:CPU:0"]
     assert outcome["same_objects"]
