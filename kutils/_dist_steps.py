@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _keras3
+from ._collective_calls import CollectiveCalls
 from ._dist_input import Step
 from ._keras import KERAS3, import_keras, import_tensorflow
 from ._tree import tree
@@ -65,13 +66,18 @@ class ReplicaSteps:
         self.strategy = strategy
         self._train = tf.function(self._train_step, reduce_retracing=True)
         self._test = tf.function(self._test_step, reduce_retracing=True)
+        self._calls = CollectiveCalls()  # a peer failure must raise, not crash this process
 
     def train(self, step: Step) -> StepResult:
-        result: StepResult = self._train(_distribute(self.strategy, step), _rows_tensor(step))
+        result: StepResult = self._calls.call(
+            self._train, _distribute(self.strategy, step), _rows_tensor(step)
+        )
         return result
 
     def test(self, step: Step) -> StepResult:
-        result: StepResult = self._test(_distribute(self.strategy, step), _rows_tensor(step))
+        result: StepResult = self._calls.call(
+            self._test, _distribute(self.strategy, step), _rows_tensor(step)
+        )
         return result
 
     def _scaled_loss(
@@ -151,11 +157,12 @@ def agree_between_workers(strategy: Any, seed: int, checked: dict[str, int]) -> 
         sent = [chosen_seed] + [tf.constant(v, tf.int64) for value in values for v in (value, value**2)]
         return tf.stack(sent)
 
+    def agree() -> Any:
+        contributions = tf.function(lambda: strategy.run(contribution))()
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, contributions, axis=None)
+
     replicas = strategy.num_replicas_in_sync
-    contributions = tf.function(lambda: strategy.run(contribution))()
-    agreed = [
-        int(value) for value in strategy.reduce(tf.distribute.ReduceOp.SUM, contributions, axis=None).numpy()
-    ]
+    agreed = [int(value) for value in CollectiveCalls().call(agree).numpy()]
     for index, (name, own) in enumerate(checked.items()):
         total, squares = agreed[1 + 2 * index], agreed[2 + 2 * index]
         if total**2 != replicas * squares:
