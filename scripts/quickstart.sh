@@ -9,7 +9,7 @@
 # a virtual environment in .venv (or $KUTILS_VENV), and kutils with its extras.
 #
 # `test` runs the suite once per stack named in $KUTILS_STACKS (default: "newest tf_keras"; add
-# "oldest" for the third, or run `tox -e tf216`: the three do not fit CI's 25 minutes on 2 cores):
+# "oldest" for the third, or run `tox -e tf216`: the three together pass the 30-minute CI aim on 2 cores):
 #   newest    TensorFlow 2.21 + Keras 3.15, in .venv (or $KUTILS_VENV)
 #   tf_keras  the same environment with tf_keras 2.21, run with TF_USE_LEGACY_KERAS=1
 #   oldest    TensorFlow 2.16.2 + Keras 3.3.3, in .venv-tf216 (or $KUTILS_VENV_OLDEST)
