@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ._frames import FrameReader, decode, send_done, send_error, send_value, widen_pipe, with_remote_traceback
-from ._shm import remove_segments_of, watch
+from ._shm import remove_segments_of, share_tracker, watch
 from ._workers import describe_exit, end_process
 from .errors import WorkerDiedError
 
@@ -92,6 +92,7 @@ class ProducerProcesses:
         self.processes: list[Any] = []
         self._readers: list[FrameReader] = []
         try:
+            share_tracker()
             for number in range(workers):
                 reader, writer = context.Pipe(duplex=False)
                 widen_pipe(writer.fileno())
@@ -105,7 +106,7 @@ class ProducerProcesses:
                 writer.close()
                 self.processes.append(process)
                 self._readers.append(FrameReader(reader))
-            watch([process.pid for process in self.processes if process.pid])
+            watch(self.processes)
         except BaseException:
             self._end(1.0)
             raise

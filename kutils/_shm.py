@@ -34,6 +34,7 @@ import pickle
 import threading
 import weakref
 from multiprocessing import resource_tracker, shared_memory
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "dumps",
     "loads",
     "remove_segments_of",
+    "share_tracker",
     "watch",
 ]
 
@@ -178,19 +180,38 @@ def loads(body: Any, placement: Placement | None) -> Any:
     return pickle.loads(body, buffers=views)
 
 
-_watched: set[int] = set()
+def share_tracker() -> None:
+    """Starts this process's resource tracker before workers are forked, so that they register their
+    segments with it: a forked worker would otherwise start a tracker of its own, which at the worker's
+    exit reports every segment the parent unlinked as leaked ('spawn' and 'forkserver' share it anyway)."""
+    resource_tracker.ensure_running()
 
 
-def watch(pids: list[int]) -> None:
-    """Removes the segments of worker processes `pids` at interpreter exit, if no `close()` did before."""
+_watched: dict[int, BaseProcess] = {}
+
+
+def watch(processes: list[BaseProcess]) -> None:
+    """At interpreter exit, ends worker `processes` and removes their segments, if no `close()` did before."""
     if not _watched:
-        atexit.register(lambda: remove_segments_of(list(_watched)))
-    _watched.update(pids)
+        atexit.register(_end_watched)
+    _watched.update({process.pid: process for process in processes if process.pid})
+
+
+def _end_watched() -> None:
+    """Ends the watched workers first: one still running could make a segment after the sweep, which
+    multiprocessing's resource tracker would then report as leaked (it runs after this exit hook)."""
+    from ._workers import end_process  # here, not at the top: ._workers imports this module
+
+    processes = list(_watched.values())
+    for process in processes:
+        end_process(process, 0)
+    remove_segments_of([process.pid for process in processes if process.pid])
 
 
 def remove_segments_of(pids: list[int]) -> None:
     """Unlinks the segments that the worker processes `pids` made and nobody unlinked (a dead worker's)."""
-    _watched.difference_update(pids)
+    for pid in pids:
+        _watched.pop(pid, None)
     with contextlib.suppress(OSError):
         names = os.listdir(_SHM_DIR)
         prefixes = tuple(f"kutils-{pid}-" for pid in pids)

@@ -38,7 +38,7 @@ from ._frames import (
     with_remote_traceback,
 )
 from ._main_module import main_is_importable, unguarded_main_script
-from ._shm import remove_segments_of, watch
+from ._shm import remove_segments_of, share_tracker, watch
 from .errors import WorkerDiedError
 
 __all__ = [
@@ -265,10 +265,11 @@ class ProcessWorkers:
         self._task_ids = itertools.count()
         self._closing = threading.Event()
         try:
+            share_tracker()
             for number in range(workers):
                 self._workers.append(_Worker(context, number))
             self._next_worker = itertools.cycle(self._workers)
-            watch([worker.process.pid for worker in self._workers if worker.process.pid])
+            watch([worker.process for worker in self._workers])
             for worker in self._workers:
                 worker.send(("state", None, None), state, dump=self._dump)
         except BaseException:

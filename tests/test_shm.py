@@ -138,3 +138,69 @@ def test_normal_exit_with_running_workers_leaves_no_segment():
     pids = [int(pid) for pid in result.stdout.split("pids", 1)[1].split()]
     assert [name for pid in pids for name in glob.glob(f"/dev/shm/kutils-{pid}-*")] == []
     assert "leaked" not in result.stderr
+
+
+_MAKER = """
+import multiprocessing, os, sys
+from multiprocessing import shared_memory
+from kutils import _shm
+
+def make_segments(ready):
+    # A worker that keeps making segments until it is ended, as one with batches in hand does.
+    for number in range(10**6):
+        shared_memory.SharedMemory(name=f"kutils-{os.getpid()}-{number}", create=True, size=4096).close()
+        if number == 0:
+            ready.set()
+
+_shm.share_tracker()  # as kutils' pools do before starting workers
+ready = multiprocessing.get_context("fork").Event()
+worker = multiprocessing.get_context("fork").Process(target=make_segments, args=(ready,), daemon=True)
+worker.start()
+_shm.watch([worker])
+assert ready.wait(60), "the worker made no segment"
+print("pid", worker.pid, flush=True)
+"""
+
+
+def test_exit_ends_a_worker_still_making_segments_before_removing_them():
+    """At interpreter exit kutils ends the watched workers, then removes their segments: a worker still
+    running after the sweep would leave segments that the resource tracker reports as leaked."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", _MAKER], capture_output=True, text=True, timeout=300, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    pid = int(result.stdout.split("pid", 1)[1].split()[0])
+    assert glob.glob(f"/dev/shm/kutils-{pid}-*") == []
+    assert "leaked" not in result.stderr, result.stderr[-2000:]
+
+
+_GENERATOR_ONLY = """
+import numpy as np
+from kutils import GeneratorEnqueuer
+
+def images():
+    for index in range(10**6):
+        yield np.full((64, 128, 128, 3), index % 250, np.uint8)
+
+enqueuer = GeneratorEnqueuer(images(), use_multiprocessing=True)
+enqueuer.start(workers=2, max_queue_size=4)
+batches = enqueuer.get()
+for _ in range(10):
+    assert next(batches).shape == (64, 128, 128, 3)
+enqueuer.stop()
+print("done")
+"""
+
+
+@pytest.mark.slow
+def test_forked_generator_workers_alone_leave_no_tracker_warning():
+    """GeneratorEnqueuer forks its workers; when it is the program's first user of shared memory, each
+    worker used to start a resource tracker of its own, which at its exit reported every segment the
+    parent had already unlinked as leaked ('No such file or directory')."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-c", _GENERATOR_ONLY]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
+    assert "resource_tracker" not in result.stderr, result.stderr[-2000:]
