@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 import threading
 import time
@@ -348,31 +349,36 @@ def read_ahead(x: np.ndarray, y: np.ndarray, strategy: Any) -> dict[str, Any]:
     return seen
 
 
-class PauseAt(keras.callbacks.Callback):
-    """After global step `step`, writes `announce` and waits (bounded) for the test's signal."""
+def wait_for_test(timeout: float) -> bool:
+    """Blocks until the test writes "go" on this process's stdin (True), or `timeout` seconds pass or the
+    test goes away, closing the pipe (False). A signal's handler runs during the wait, which goes on."""
+    ready, _, _ = select.select([sys.stdin], [], [], timeout)
+    return bool(ready) and sys.stdin.readline().strip() == "go"
 
-    def __init__(self, step: int, announce: Path, until: Any) -> None:
+
+class PauseAt(keras.callbacks.Callback):
+    """After global step `step`, writes `announce` and waits (bounded) for the test: a SIGKILL ends the
+    wait with the process; after a SIGTERM, the test's "go" lets training reach its next step."""
+
+    def __init__(self, step: int, announce: Path) -> None:
         super().__init__()
-        self.step, self.announce, self.until = step, announce, until
+        self.step, self.announce = step, announce
         self.steps = 0
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.steps += 1
         if self.steps == self.step:
             self.announce.write_text("ready")
-            deadline = time.monotonic() + WAIT_FOR_TEST
-            while not self.until() and time.monotonic() < deadline:
-                time.sleep(0.02)  # polled: the test's SIGKILL/SIGTERM ends or interrupts this wait
-            if not self.until():
+            if not wait_for_test(WAIT_FOR_TEST):
                 os._exit(3)  # the test never came: give up rather than hang
 
 
 class FailAtBatch(keras.callbacks.Callback):
-    """At batch 1, makes this worker hang."""
+    """At batch 1, makes this worker hang: it waits for a "go" the test never sends, until it is killed."""
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         if batch == 1:
-            time.sleep(HANG_SECONDS)
+            wait_for_test(HANG_SECONDS)
             os._exit(17)
 
 
@@ -440,7 +446,7 @@ def run_worker(scenario: str) -> None:
         model, distributed_fit(model, sequence, epochs=EPOCHS, shuffle=False, verbose=0)
     )
     out.write_text(json.dumps(results))
-    callbacks = [PauseAt(7, OUT_DIR / "kill-me", lambda: False)] if _INDEX == 1 else []
+    callbacks = [PauseAt(7, OUT_DIR / "kill-me")] if _INDEX == 1 else []
     try:
         backed_up_run(strategy, callbacks)
         failure = ["no error", ""]
@@ -453,8 +459,7 @@ def run_worker(scenario: str) -> None:
 
 def run_single(mode: str) -> None:
     """'preempt': trains with backups until the test's SIGTERM; 'resume_single': finishes that run."""
-    go = OUT_DIR / "sigterm-sent"
-    callbacks = [PauseAt(6, OUT_DIR / "term-me", go.exists)] if mode == "preempt" else []
+    callbacks = [PauseAt(6, OUT_DIR / "term-me")] if mode == "preempt" else []
     model, history = backed_up_run(tf.distribute.get_strategy(), callbacks)
     (OUT_DIR / f"{mode}.json").write_text(json.dumps(summary(model, history)))
 

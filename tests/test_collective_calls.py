@@ -10,13 +10,12 @@ These tests pin the two facts the fix rests on, without the race.
 from __future__ import annotations
 
 import pytest
+import tensorflow as tf
 from _custom_objects_support import run_python
+from tensorflow.python.eager import cancellation
 
-tf = pytest.importorskip("tensorflow")
-from tensorflow.python.eager import cancellation  # noqa: E402
-
-from kutils import _collective_calls  # noqa: E402
-from kutils._collective_calls import CollectiveCalls  # noqa: E402
+from kutils import _collective_calls
+from kutils._collective_calls import CollectiveCalls
 
 
 @pytest.mark.slow

@@ -45,9 +45,11 @@ def _assert_same_history(got: dict[str, list[float]], expected: dict[str, list[f
 
 
 def _start(workdir: Path, name: str, *args: str) -> subprocess.Popen[str]:
-    """One worker subprocess; its stdout and stderr go to files in `workdir` (no pipe can fill up)."""
+    """One worker subprocess; its stdout and stderr go to files in `workdir` (no pipe can fill up); its
+    stdin is a pipe on which the test tells a paused worker to go on (`wait_for_test` in the worker)."""
     with open(workdir / f"{name}.stdout", "w") as stdout, open(workdir / f"{name}.stderr", "w") as stderr:
-        return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=stdout, stderr=stderr, text=True)
+        command = [sys.executable, str(WORKER), *args]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, text=True)
 
 
 def _wait_for_file(path: Path, process: subprocess.Popen[str], timeout: float) -> None:
@@ -174,7 +176,9 @@ def preempted(runs: _Runs) -> dict[str, Any]:
     process, single = runs.processes["preempt"][0], runs.dirs["single"]
     _wait_for_file(single / "term-me", process, ANNOUNCE_TIMEOUT)
     process.send_signal(signal.SIGTERM)
-    (single / "sigterm-sent").write_text("sent")
+    assert process.stdin is not None
+    process.stdin.write("go\n")  # after the signal: the next step sees the preemption
+    process.stdin.flush()
     returncode = process.wait(timeout=SUBPROCESS_TIMEOUT)
     backups = sorted(path.name for path in (single / "backup").iterdir())
     with np.load(single / "backup" / backups[-1]) as stored:
